@@ -1,0 +1,160 @@
+"""Shared fixtures: a real redis-server per session, an app on its own SQLite file per test,
+agencies and staff, a signed-in client, an in-process RQ worker."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from redis import Redis
+from rq import SimpleWorker
+
+from webapp import create_app
+from webapp.agencies.service import create_agency
+from webapp.auth.service import create_user
+from webapp.extensions import db
+from webapp.jobs import all_queues, redis_connection
+
+pytest_plugins = [p for p in ["fixtures_smtp"] if (Path(__file__).parent / f"{p}.py").exists()]
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private redis-server on a free loopback port for the whole run."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: run ./test, which installs it"
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
+         "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL)
+    client = Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def app_config(tmp_path, redis_url):
+    """The configuration of the test app; a test may change it before asking for `app`."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_DATABASE_URL")
+        or f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "REDIS_URL": redis_url,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+        "MAIL_SECRET_KEYS": Fernet.generate_key().decode(),
+        "MAIL_ALLOW_PRIVATE_HOSTS": True,
+        "MAIL_CATCHER_DIR": str(tmp_path / "caught"),
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        redis_connection().flushdb()
+        yield app
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_agency(app):
+    def make(slug="alpha", name=None, email=None):
+        return create_agency(slug, name or slug.title(), email or f"office@{slug}.example")
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    def make(agency, email=None, admin=True, password=PASSWORD):
+        return create_user(agency, email or f"admin@{agency.slug}.example", password,
+                           is_admin=admin)
+    return make
+
+
+def sign_in(client, user, password=PASSWORD):
+    response = client.post("/sign-in", data={"email": user.email, "password": password})
+    assert response.status_code == 302, "sign-in failed"
+    return response
+
+
+@pytest.fixture
+def agency(make_agency):
+    return make_agency("alpha")
+
+
+@pytest.fixture
+def admin(make_user, agency):
+    return make_user(agency)
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    sign_in(client, admin)
+    return client
+
+
+@pytest.fixture
+def run_worker(app):
+    """Drain the queues with a real RQ worker in this process, as `flask worker --burst` does."""
+    def run():
+        worker = SimpleWorker(all_queues(), connection=redis_connection())
+        worker.work(burst=True, with_scheduler=False)
+        return worker
+    return run
+
+
+@pytest.fixture
+def flask_env(app_config, tmp_path):
+    """Environment for running `flask` as a subprocess against the test database and Redis."""
+    env = dict(os.environ)
+    env.update({
+        "FLASK_APP": "wsgi",
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app_config["REDIS_URL"],
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "MAIL_SECRET_KEYS": app_config["MAIL_SECRET_KEYS"],
+        "MAIL_ALLOW_PRIVATE_HOSTS": "1",
+    })
+    return env
+
+
+
+def flask_cli(env, *args, timeout=60):
+    """Run `flask ARGS` as an operator would, in its own process."""
+    return subprocess.run([str(Path(sys.executable).parent / "flask"), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)

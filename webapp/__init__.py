@@ -1,0 +1,62 @@
+"""The app factory: configuration, extensions, blueprints and CLI, nothing else."""
+from pathlib import Path
+
+from flask import Flask
+from redis import Redis
+
+from webapp.extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None) -> Flask:
+    """Build the app; `config` (a mapping) overrides what the environment says, for tests."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    from webapp.config import from_environment
+    app.config.from_object(from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(_translation_directories())
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    from webapp.i18n import select_locale
+    babel.init_app(app, locale_selector=select_locale)
+    app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"])
+
+    from webapp import models  # noqa: F401  (registers the tables with SQLAlchemy)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _translation_directories() -> list[str]:
+    """Each capability keeps its own catalogue, so work on one never conflicts with another."""
+    webapp = ROOT / "webapp"
+    found = [webapp / "translations"] + sorted(webapp.glob("*/translations"))
+    return [str(path) for path in found if path.is_dir()]
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.auth.views import bp as auth_bp
+    from webapp.catcher.views import bp as catcher_bp
+    from webapp.health.views import bp as health_bp
+    from webapp.main.views import bp as main_bp
+    from webapp.staff.views import bp as staff_bp
+
+    for blueprint in (main_bp, auth_bp, health_bp, staff_bp):
+        app.register_blueprint(blueprint)
+    if app.config["DEV_TOOLS"]:
+        app.register_blueprint(catcher_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from webapp.cli import register
+    register(app)

@@ -1,0 +1,1 @@
+"""Signing staff in and out, and who may do what."""

@@ -1,0 +1,79 @@
+"""Configuration classes read from the environment, with development secrets kept in instance/."""
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+def instance_secret(instance_path: str, name: str, make) -> str:
+    """Read a development secret from instance/, creating it on first run; never committed."""
+    path = Path(instance_path) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Development defaults: everything works on a fresh clone with no environment set."""
+
+    TESTING = False
+    PRODUCTION = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    BABEL_DEFAULT_LOCALE = "ru"
+    LANGUAGES = ("ru", "en")
+    # Development-only pages (the mail catcher's inbox) are off unless the run command turns them on.
+    DEV_TOOLS = False
+    MAIL_CATCHER_DIR = None
+    MAIL_ALLOW_PRIVATE_HOSTS = False
+    # The name we give in EHLO and tell providers to allow (the seed's "sys.nemo-ibe.com").
+    MAIL_EHLO_NAME = None
+    WTF_CSRF_TIME_LIMIT = None
+
+    def __init__(self, instance_path: str):
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or instance_secret(
+            instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+        self.MAIL_SECRET_KEYS = env.get("MAIL_SECRET_KEYS") or instance_secret(
+            instance_path, "mail_secret_keys", lambda: Fernet.generate_key().decode())
+        self.SQLALCHEMY_DATABASE_URI = env.get(
+            "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "mail-console.sqlite"))
+        self.REDIS_URL = env.get("REDIS_URL", self.REDIS_URL)
+        self.DEV_TOOLS = _flag(env.get("DEV_TOOLS"), self.DEV_TOOLS)
+        self.MAIL_CATCHER_DIR = env.get("MAIL_CATCHER_DIR") or (
+            os.path.join(instance_path, "mailcatcher") if self.DEV_TOOLS else None)
+        self.MAIL_ALLOW_PRIVATE_HOSTS = _flag(
+            env.get("MAIL_ALLOW_PRIVATE_HOSTS"), self.MAIL_ALLOW_PRIVATE_HOSTS)
+        self.MAIL_EHLO_NAME = env.get("MAIL_EHLO_NAME", self.MAIL_EHLO_NAME)
+
+
+class ProductionConfig(Config):
+    """Refuses to start without the secrets a development machine would invent."""
+
+    PRODUCTION = True
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    def __init__(self, instance_path: str):
+        missing = [name for name in ("SECRET_KEY", "MAIL_SECRET_KEYS", "DATABASE_URL")
+                   if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError("production configuration needs " + ", ".join(missing))
+        super().__init__(instance_path)
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment(instance_path: str) -> Config:
+    """Pick the configuration class named by APP_ENV (development unless 'production')."""
+    if os.environ.get("APP_ENV", "development") == "production":
+        return ProductionConfig(instance_path)
+    return Config(instance_path)

@@ -1,0 +1,1 @@
+"""Liveness of the parts the site depends on."""

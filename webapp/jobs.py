@@ -1,0 +1,48 @@
+"""RQ queues, the Redis connection, and how a job gets its app context."""
+import functools
+
+from flask import current_app, has_app_context
+from redis import Redis
+from rq import Queue
+
+# Every queue the workers listen on, in priority order: test emails and notifications first.
+MAIL_QUEUE = "mail"
+DEFAULT_QUEUE = "default"
+QUEUE_NAMES = (MAIL_QUEUE, DEFAULT_QUEUE)
+
+_worker_app = None
+
+
+def redis_connection() -> Redis:
+    return current_app.extensions["redis"]
+
+
+def get_queue(name: str) -> Queue:
+    return Queue(name, connection=redis_connection())
+
+
+def all_queues() -> list[Queue]:
+    return [get_queue(name) for name in QUEUE_NAMES]
+
+
+def in_app_context(func):
+    """Run a job inside an app context of its own, so each job gets a fresh database session.
+
+    In `flask worker` (a SimpleWorker, in-process) the CLI's app is reused; a worker started
+    another way builds the app once per process.
+    """
+
+    @functools.wraps(func)
+    def job(*args, **kwargs):
+        global _worker_app
+        if has_app_context():
+            app = current_app._get_current_object()
+        else:
+            if _worker_app is None:
+                from webapp import create_app
+                _worker_app = create_app()
+            app = _worker_app
+        with app.app_context():
+            return func(*args, **kwargs)
+
+    return job

@@ -1,0 +1,1 @@
+"""The home page, the navigation, and placeholders for sections still to come."""

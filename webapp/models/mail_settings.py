@@ -1,0 +1,29 @@
+"""An agency's outgoing-mail settings (S2, S4-S9): one row per agency."""
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class MailSettings(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), unique=True)
+    host: Mapped[str] = mapped_column(String(253), default="")
+    port: Mapped[int | None]
+    security: Mapped[str] = mapped_column(String(16), default="starttls")  # none | starttls | tls
+    login: Mapped[str] = mapped_column(String(320), default="")
+    # MultiFernet token; the plaintext never leaves webapp.mail_secrets.
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    sender_address: Mapped[str] = mapped_column(String(320), default="")
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    copies_email: Mapped[str] = mapped_column(String(320), default="")
+    payment_problems_email: Mapped[str] = mapped_column(String(320), default="")
+    order_change_emails: Mapped[bool] = mapped_column(default=True)
+    unconfirmed_expiry_minutes: Mapped[int | None]
+    data_deadline_hours: Mapped[int | None]
+    warn_from_minutes: Mapped[int | None]
+    warn_to_minutes: Mapped[int | None]
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+    agency = relationship("Agency", backref=db.backref("mail_settings", uselist=False))

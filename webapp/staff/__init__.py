@@ -1,0 +1,1 @@
+"""The agency's staff: who can sign in, and their profiles."""
