@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +159,47 @@ def flask_cli(env, *args, timeout=60):
     """Run `flask ARGS` as an operator would, in its own process."""
     return subprocess.run([str(Path(sys.executable).parent / "flask"), *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on a free port, for the browser (threaded, so SSE streams
+    do not block other requests)."""
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download is possible here)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab (its own cookies), in Russian like a default user."""
+    context = browser.new_context(base_url=live_server, locale="ru-RU")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def browser_sign_in(page, user, password=PASSWORD):
+    page.goto("/sign-in")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/")
