@@ -20,7 +20,7 @@ from webapp.auth.service import create_user
 from webapp.extensions import db
 from webapp.jobs import all_queues, redis_connection
 
-pytest_plugins = [p for p in ["fixtures_smtp"] if (Path(__file__).parent / f"{p}.py").exists()]
+pytest_plugins = ["fixtures_smtp"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
