@@ -32,7 +32,7 @@ def _owner(path: Path) -> Path:
     return CORE
 
 
-def extract() -> dict[Path, dict[str, str]]:
+def extract() -> dict[Path, dict[str | tuple, str]]:
     """msgid -> first source location, per catalogue."""
     found: dict[Path, dict[str, str]] = {d: {} for d in catalogue_dirs()}
     for top in ("webapp", "templates"):
@@ -41,9 +41,8 @@ def extract() -> dict[Path, dict[str, str]]:
             source = ROOT / top / filename
             if "translations" in source.parts:
                 continue
-            for msgid in (message if isinstance(message, tuple) else (message,)):
-                if msgid:
-                    found[_owner(source)].setdefault(msgid, f"{source.relative_to(ROOT)}:{lineno}")
+            if message:  # a plural's msgid is the (singular, plural) pair
+                found[_owner(source)].setdefault(message, f"{source.relative_to(ROOT)}:{lineno}")
     return found
 
 
@@ -71,7 +70,7 @@ def update() -> None:
         catalog = read_catalogue(directory)
         for msgid in msgids:
             if msgid not in catalog:
-                catalog.add(msgid, "")
+                catalog.add(msgid, ("", "", "") if isinstance(msgid, tuple) else "")
         for message in list(catalog):
             if message.id and message.id not in msgids:
                 catalog.delete(message.id)
@@ -82,7 +81,8 @@ def untranslated() -> list[str]:
     """Every msgid used anywhere that no Russian catalogue translates."""
     translated = set()
     for directory in catalogue_dirs():
-        translated |= {m.id for m in read_catalogue(directory) if m.id and m.string}
+        translated |= {m.id for m in read_catalogue(directory)
+                       if m.id and m.string and all(m.string if isinstance(m.string, tuple) else [m.string])}
     return sorted(f"{where}: {msgid!r}" for msgids in extract().values()
                   for msgid, where in msgids.items() if msgid not in translated)
 

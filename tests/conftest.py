@@ -2,6 +2,7 @@
 agencies and staff, a signed-in client, an in-process RQ worker."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -203,3 +204,17 @@ def browser_sign_in(page, user, password=PASSWORD):
     page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
     page.wait_for_url("**/")
+
+
+@pytest.fixture
+def background_worker(flask_env):
+    """A real `flask worker` process (with RQ's scheduler) for tests that drive the site live."""
+    process = subprocess.Popen([str(Path(sys.executable).parent / "flask"), "worker"],
+                               env=flask_env, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -104,7 +104,8 @@ class Received:
 class RecordingHandler:
     """Accepts mail and records it; `replies` scripts answers per command (MAIL, RCPT, DATA, AUTH).
 
-    A reply is a string for every call, or a dict keyed by address for MAIL/RCPT.
+    A reply is a string for every call, a list consumed one per call, or a dict keyed by address
+    for MAIL/RCPT; DATA "DROP" records the message and hangs up before replying.
     """
 
     replies: dict = field(default_factory=dict)
@@ -116,6 +117,8 @@ class RecordingHandler:
 
     def _scripted(self, command: str, address: str | None = None) -> str | None:
         reply = self.replies.get(command)
+        if isinstance(reply, list):  # one scripted reply per call, then normal answers
+            return reply.pop(0) if reply else None
         return reply.get(address) if isinstance(reply, dict) else reply
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -148,6 +151,11 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)
         scripted = self._scripted("DATA")
+        if scripted == "DROP":
+            # Delivered, but the connection dies before our reply: the client cannot know (RFC 1047).
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            server.transport.close()
+            return "250 2.0.0 never heard"
         if scripted:
             return scripted
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))

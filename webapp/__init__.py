@@ -45,13 +45,20 @@ def _translation_directories() -> list[str]:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.api.views import access_bp as api_access_bp
+    from webapp.api.views import bp as api_bp
     from webapp.auth.views import bp as auth_bp
     from webapp.catcher.views import bp as catcher_bp
     from webapp.health.views import bp as health_bp
+    from webapp.emaillog.views import bp as emaillog_bp
+    from webapp.mailsettings.views import bp as mailsettings_bp
+    from webapp.mailtemplates.views import bp as templates_bp
     from webapp.main.views import bp as main_bp
+    from webapp.smtpcheck.views import bp as smtpcheck_bp
     from webapp.staff.views import bp as staff_bp
 
-    for blueprint in (main_bp, auth_bp, health_bp, staff_bp):
+    for blueprint in (main_bp, auth_bp, health_bp, staff_bp, mailsettings_bp,
+                      api_bp, api_access_bp, smtpcheck_bp, emaillog_bp, templates_bp):
         app.register_blueprint(blueprint)
     if app.config["DEV_TOOLS"]:
         app.register_blueprint(catcher_bp)

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from rq import SimpleWorker
 
 from webapp.agencies.service import AgencyError, create_agency, find_agency
+from webapp.api.service import issue_token
 from webapp.auth.service import StaffError, create_user
 from webapp.extensions import db
 from webapp.jobs import all_queues, redis_connection
@@ -20,8 +21,12 @@ mail_cli = AppGroup("mail", help="Mail settings and test emails.")
 
 
 def register(app: Flask) -> None:
+    import webapp.mailsettings.cli  # noqa: F401  (attaches `configure` and `rotate-keys` to mail_cli)
+    import webapp.smtpcheck.cli  # noqa: F401  (attaches `test` to mail_cli)
     for group in (agencies_cli, users_cli, mail_cli):
         app.cli.add_command(group)
+    from webapp.mailtemplates.cli import templates_cli
+    app.cli.add_command(templates_cli)
     for command in (worker_command, catcher_command, demo_command):
         app.cli.add_command(command)
 
@@ -36,6 +41,17 @@ def agencies_create(slug, name, email):
     except AgencyError as exc:
         raise click.UsageError(str(exc))
     click.echo(f"created agency {agency.slug} (id {agency.id})")
+
+
+@agencies_cli.command("token")
+@click.argument("slug")
+def agencies_token(slug):
+    """Print a new API token for the booking engine; the agency's old token stops working."""
+    agency = find_agency(slug)
+    if agency is None:
+        raise click.UsageError(f"SLUG: no agency '{slug}'")
+    click.echo(issue_token(agency.id))
+    click.echo(f"the previous token of {agency.slug}, if any, no longer works", err=True)
 
 
 @users_cli.command("create")

@@ -31,7 +31,11 @@ class Config:
     MAIL_ALLOW_PRIVATE_HOSTS = False
     # The name we give in EHLO and tell providers to allow (the seed's "sys.nemo-ibe.com").
     MAIL_EHLO_NAME = None
+    # This installation's public address for links in emails (confirmation links); unset: the
+    # host the booking engine called the API on.
+    PUBLIC_URL = None
     WTF_CSRF_TIME_LIMIT = None
+    TEST_EMAIL_RUNS_PER_HOUR = 10
 
     def __init__(self, instance_path: str):
         env = os.environ
@@ -48,6 +52,7 @@ class Config:
         self.MAIL_ALLOW_PRIVATE_HOSTS = _flag(
             env.get("MAIL_ALLOW_PRIVATE_HOSTS"), self.MAIL_ALLOW_PRIVATE_HOSTS)
         self.MAIL_EHLO_NAME = env.get("MAIL_EHLO_NAME", self.MAIL_EHLO_NAME)
+        self.PUBLIC_URL = env.get("PUBLIC_URL") or self.PUBLIC_URL
 
 
 class ProductionConfig(Config):

@@ -46,3 +46,21 @@ def in_app_context(func):
             return func(*args, **kwargs)
 
     return job
+
+
+@in_app_context
+def send_outbox(agency_id: int) -> None:
+    from webapp.outbox.sender import send_due
+    send_due(agency_id)
+
+
+@in_app_context
+def sweep_outbox() -> int:
+    from webapp.outbox.service import sweep
+    return sweep()
+
+
+@in_app_context
+def run_test_email(run_id: str) -> None:
+    from webapp.smtpcheck.service import execute_test_run
+    execute_test_run(run_id)

@@ -4,6 +4,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 
 from webapp.extensions import db
+from webapp.mailtemplates.service import create_default_templates
 from webapp.models import Agency, MailSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -31,6 +32,7 @@ def create_agency(slug: str, name: str, email: str | None = None) -> Agency:
             raise AgencyError(f"email: {exc}") from exc
     agency = Agency(slug=slug, name=name.strip(), email=email or None)
     agency.mail_settings = MailSettings()
+    create_default_templates(agency)
     db.session.add(agency)
     db.session.commit()
     return agency

@@ -1,5 +1,5 @@
-"""An agency's outgoing-mail settings (S2, S4-S9): one row per agency."""
-from sqlalchemy import ForeignKey, String, Text
+"""An agency's outgoing-mail settings (S2, S4-S9): one row per agency, and the history of its changes."""
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -27,3 +27,17 @@ class MailSettings(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     agency = relationship("Agency", backref=db.backref("mail_settings", uselist=False))
+
+
+class MailSettingsChange(db.Model):
+    """One save of an agency's mail settings: who, when, which fields (names only, never values)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    # None when an operator changed the settings from the command line (source "cli").
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web | cli
+    at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    fields: Mapped[list] = mapped_column(JSON)
+
+    user = relationship("User")

@@ -1,0 +1,31 @@
+"""Helpers for outbox tests: point an agency at a test SMTP server, queue a notification."""
+from webapp import mail_secrets
+from webapp.extensions import db
+from webapp.models import OutboxEmail
+from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
+from webapp.outbox.service import queue_email, wake
+
+
+def point_agency_at(agency, server, *, login="", password="", copies_email=""):
+    settings = agency.mail_settings
+    settings.host, settings.port, settings.security = "localhost", server.port, "none"
+    settings.login = login
+    settings.password_encrypted = mail_secrets.encrypt(password) if password else None
+    settings.sender_address = "office@alpha.example"
+    settings.sender_name = "Альфа-Тур"
+    settings.copies_email = copies_email
+    db.session.commit()
+
+
+def queue_confirmation(agency, to="client@example.org", key="registration:1", **kwargs) -> OutboxEmail:
+    context = sample_context(REGISTRATION_CONFIRMATION) | {"client_name": "Анна"}
+    queue_email(agency.id, REGISTRATION_CONFIRMATION, to, context, key, **kwargs)
+    db.session.commit()
+    wake(agency.id)
+    return db.session.execute(db.select(OutboxEmail).filter_by(
+        agency_id=agency.id, dedupe_key=key)).scalar_one()
+
+
+def reload(row: OutboxEmail) -> OutboxEmail:
+    db.session.expire_all()
+    return db.session.get(OutboxEmail, row.id)

@@ -1,0 +1,86 @@
+"""The email log: what was sent, what failed and why, and resending."""
+from datetime import timedelta
+
+from conftest import sign_in
+from webapp.extensions import db
+from webapp.jobs import MAIL_QUEUE, get_queue
+from webapp.models import OutboxEmail
+from webapp.models.types import utcnow
+
+
+def _row(agency, n, status="sent", kind="order_change", to=None, **extra):
+    row = OutboxEmail(agency_id=agency.id, kind=kind, dedupe_key=f"k{n}", status=status,
+                      to_address=to or f"client{n}@example.org", subject=f"Subject {n}", **extra)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_failed_row_shows_reply_hint_and_link_to_the_field(admin_client, agency):
+    _row(agency, 1, status="failed", status_reason="refused", attempts=1, last_code=550,
+         last_reply="5.1.1 User unknown", hint_code="recipient_rejected")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+    assert "5.1.1 User unknown" in page
+    assert "Отклонено почтовым сервером" in page
+    assert 'name="row" value=' in page
+
+
+def test_filters_by_status_kind_recipient_and_date(admin_client, agency):
+    _row(agency, 1, status="sent", to="anna@example.org")
+    _row(agency, 2, status="failed", to="boris@example.org")
+    _row(agency, 3, status="failed", kind="time_limit_warning", to="vera@example.org")
+    old = _row(agency, 4, status="failed", to="old@example.org")
+    old.created_at = utcnow() - timedelta(days=40)
+    db.session.commit()
+
+    def shown(query):
+        page = admin_client.get("/email-log/?" + query).get_data(as_text=True)
+        return {n for n, name in enumerate(["anna", "boris", "vera", "old"], 1) if f"{name}@example.org" in page}
+
+    assert shown("status=failed") == {2, 3, 4}
+    assert shown("status=failed&kind=order_change") == {2, 4}
+    assert shown("recipient=BOR") == {2}
+    assert shown(f"date_from={(utcnow() - timedelta(days=1)).date()}") == {1, 2, 3}
+
+
+def test_a_bad_filter_value_is_explained_not_a_500(admin_client, agency):
+    response = admin_client.get("/email-log/?status=bogus&date_from=yesterday")
+    assert response.status_code == 200
+    assert "Статус" in response.get_data(as_text=True)
+
+
+def test_pages_of_fifty(admin_client, agency):
+    for n in range(55):
+        _row(agency, n)
+    first = admin_client.get("/email-log/").get_data(as_text=True)
+    second = admin_client.get("/email-log/?page=2").get_data(as_text=True)
+    assert first.count('<tr id="email-') == 50 and second.count('<tr id="email-') == 5
+    assert "Страница 1 из 2" in first
+
+
+def test_resending_failed_rows_queues_them_and_wakes_the_sender(admin_client, agency):
+    failed = _row(agency, 1, status="failed", attempts=3)
+    sent = _row(agency, 2, status="sent")
+    response = admin_client.post("/email-log/resend", data={"row": [failed.id, sent.id]})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, failed.id).status == "queued"
+    assert db.session.get(OutboxEmail, sent.id).status == "sent"  # a sent email is never resent
+    assert get_queue(MAIL_QUEUE).count == 1
+
+
+def test_another_agencys_rows_are_neither_shown_nor_resent(client, make_agency, make_user):
+    alpha, beta = make_agency("alpha"), make_agency("beta")
+    theirs = _row(beta, 1, status="failed", to="secret-client@beta.example")
+    sign_in(client, make_user(alpha))
+    assert "secret-client@beta.example" not in client.get("/email-log/").get_data(as_text=True)
+    client.post("/email-log/resend", data={"row": [theirs.id]})
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, theirs.id).status == "failed"
+
+
+def test_staff_see_the_log_but_cannot_resend(client, agency, make_user):
+    row = _row(agency, 1, status="failed")
+    sign_in(client, make_user(agency, email="clerk@alpha.example", admin=False))
+    assert client.get("/email-log/").status_code == 200
+    assert client.post("/email-log/resend", data={"row": [row.id]}).status_code == 403

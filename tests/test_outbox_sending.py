@@ -1,0 +1,184 @@
+"""Notifications leave through the outbox exactly once, or the administrator sees why not."""
+import email
+from datetime import timedelta
+from email import policy
+
+from outbox_helpers import point_agency_at, queue_confirmation, reload
+from webapp.extensions import db
+from webapp.models import EmailTemplate, SendingPause
+from webapp.models.types import utcnow
+from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due
+from webapp.smtpcheck.service import execute_test_run, start_test_run
+
+
+def test_a_queued_notification_is_sent_once_by_the_worker(agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server)
+
+    row = queue_confirmation(agency)
+    run_worker()
+
+    assert len(server.handler.received) == 1
+    message = email.message_from_bytes(server.handler.received[0].content, policy=policy.default)
+    assert message["To"] == "client@example.org"
+    assert "Альфа-Тур" in str(message["From"])
+    assert message["Subject"] == reload(row).subject != ""
+    row = reload(row)
+    assert (row.status, row.attempts, row.last_code) == ("sent", 1, 250)
+
+
+def test_a_replayed_event_is_still_one_email(agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    queue_confirmation(agency, key="registration:7")
+    queue_confirmation(agency, key="registration:7")
+    run_worker()
+    assert len(server.handler.received) == 1
+
+
+def test_copies_go_to_the_copies_address_invisibly(agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server, copies_email="copies@alpha.example")
+    queue_confirmation(agency)
+    run_worker()
+
+    (received,) = server.handler.received
+    assert received.rcpt_tos == ["client@example.org", "copies@alpha.example"]
+    assert b"copies@alpha.example" not in received.content
+
+
+def test_a_temporary_refusal_is_retried_later_and_then_sent(agency, smtp_server):
+    server = smtp_server(replies={"DATA": ["451 4.3.0 Try again later"]})
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+
+    send_due(agency.id)
+    row = reload(row)
+    assert (row.status, row.attempts, row.last_code) == ("queued", 1, 451)
+    assert row.next_attempt_at > utcnow() + timedelta(seconds=40)
+    assert server.handler.received == []
+
+    send_due(agency.id, now=row.next_attempt_at + timedelta(seconds=1))
+    row = reload(row)
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(server.handler.received) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_with_its_hint(agency, smtp_server):
+    server = smtp_server(replies={"RCPT": "550 5.1.1 User unknown"})
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+
+    send_due(agency.id)
+    send_due(agency.id, now=utcnow() + timedelta(days=1))
+
+    row = reload(row)
+    assert (row.status, row.attempts, row.status_reason) == ("failed", 1, "refused")
+    assert row.hint_code == "recipient_rejected"
+    assert "User unknown" in row.last_reply
+
+
+def test_a_refused_login_pauses_the_agency_after_one_attempt(agency, smtp_server):
+    server = smtp_server(login="office@alpha.example", password="right-one",
+                         replies={"AUTH": "535 5.7.8 Username and Password not accepted"})
+    point_agency_at(agency, server, login="office@alpha.example", password="wrong-one")
+    rows = [queue_confirmation(agency, key=f"registration:{n}") for n in range(3)]
+
+    send_due(agency.id)
+    send_due(agency.id)
+
+    assert len(server.handler.auth_attempts) == 1
+    pause = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
+    assert pause.hint_code == "auth_failed"
+    assert [reload(row).status for row in rows] == ["queued"] * 3
+    assert all(reload(row).attempts == 0 for row in rows)
+
+
+def test_a_successful_test_email_resumes_a_paused_agency(agency, admin, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    db.session.add(SendingPause(agency_id=agency.id, hint_code="auth_failed", reply="535"))
+    db.session.commit()
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+    assert reload(row).status == "queued"
+
+    run = start_test_run(agency, admin)
+    execute_test_run(run.id)
+    send_due(agency.id)
+
+    assert reload(row).status == "sent"
+    assert db.session.execute(db.select(SendingPause)).first() is None
+
+
+def test_a_missing_template_gives_a_visible_skipped_row(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    db.session.execute(db.delete(EmailTemplate).filter_by(agency_id=agency.id,
+                                                         kind="registration_confirmation"))
+    db.session.commit()
+    row = queue_confirmation(agency)
+
+    send_due(agency.id)
+
+    row = reload(row)
+    assert (row.status, row.status_reason) == ("skipped", "no_template")
+    assert server.handler.received == []
+
+
+def test_a_connection_lost_after_data_is_unknown_and_resent_once(agency, smtp_server):
+    server = smtp_server(replies={"DATA": ["DROP", "DROP"]})
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+
+    send_due(agency.id)
+    row = reload(row)
+    assert row.status == "unknown"
+    send_due(agency.id)  # not yet: the resend waits
+    assert len(server.handler.received) == 1
+
+    later = utcnow() + UNKNOWN_RESEND_AFTER + timedelta(seconds=1)
+    send_due(agency.id, now=later)
+    assert reload(row).status == "unknown"  # lost again: it stays unknown, never a third time
+    send_due(agency.id, now=later + UNKNOWN_RESEND_AFTER * 2)
+    assert len(server.handler.received) == 2
+
+
+def test_rows_of_a_dead_worker_are_taken_again_after_the_lease(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+    claimed = claim_due(agency.id, now=utcnow())  # a worker that then died
+    assert [r.id for r in claimed] == [row.id]
+
+    send_due(agency.id)
+    assert server.handler.received == []  # still leased to the dead worker
+
+    send_due(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
+    assert reload(row).status == "sent"
+    assert len(server.handler.received) == 1
+
+
+def test_no_recipient_address_is_skipped_with_the_reason(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency, to="")
+    send_due(agency.id)
+    assert (reload(row).status, reload(row).status_reason) == ("skipped", "no_recipient")
+
+
+def test_a_notification_past_its_moment_is_not_sent(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency, expires_at=utcnow() - timedelta(minutes=1))
+    send_due(agency.id)
+    assert (reload(row).status, reload(row).status_reason) == ("failed", "too_late")
+    assert server.handler.received == []
+
+
+def test_an_agency_without_smtp_settings_waits_instead_of_failing(agency):
+    agency.mail_settings.host = ""
+    db.session.commit()
+    row = queue_confirmation(agency)
+    report = send_due(agency.id)
+    assert report.paused and reload(row).status == "queued"

@@ -1,0 +1,126 @@
+"""The OpenAPI 3.1 document of the API: request bodies come from the validating schemas themselves."""
+from webapp.api import schemas
+from webapp.bookings.service import PAYMENT_PROBLEMS
+from webapp.models.booking import ORDER_STATUSES
+
+_MOMENT_OUT = {"type": ["string", "null"], "format": "date-time"}
+_ORDER = {
+    "type": "object",
+    "description": "An order; times are given in the UTC offset the engine last sent them in.",
+    "properties": {
+        "number": {"type": "string"},
+        "client_email": {"type": "string", "format": "email"},
+        "client_name": {"type": "string"},
+        "status": {"type": "string", "enum": list(ORDER_STATUSES)},
+        "paid": {"type": "boolean"},
+        "payment_time_limit": _MOMENT_OUT,
+        "data_deadline": _MOMENT_OUT,
+        "data_complete": {"type": "boolean"},
+        "revision": {"type": "integer", "description": "Counts the changes reported so far."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+_RESPONSES = {
+    "RegistrationCreated": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "login": {"type": "string"},
+        "status": {"type": "string", "const": "unconfirmed"}}},
+    "Order": _ORDER,
+    "PaymentProblemAccepted": {"type": "object", "properties": {
+        "order_number": {"type": "string"},
+        "kind": {"type": "string", "enum": list(PAYMENT_PROBLEMS)}}},
+    "Errors": {
+        "type": "object",
+        "description": "What is wrong, by field: a body field, a header, or `body` for the whole body.",
+        "properties": {"errors": {"type": "object", "additionalProperties": {"type": "string"}}},
+        "examples": [{"errors": {"client_email": "required", "status": "must be one of: booked, "
+                                 "issued, cancelled"}}],
+    },
+}
+_BUSY = "Idempotency-Key held by a request still being processed."
+
+
+def _operation(summary: str, description: str, body: schemas.Schema, answers: dict) -> dict:
+    """`answers`: status -> (response schema name, description) of what this operation adds."""
+    answers = {
+        "400": ("Errors", "The body is not JSON."),
+        "401": ("Errors", "No token, or not the agency's current token."),
+        "409": ("Errors", _BUSY),
+        "415": ("Errors", "The body is not sent as application/json."),
+        "422": ("Errors", "A field is missing, unknown or invalid (each one is named), or the "
+                          "Idempotency-Key was used before with a different request."),
+        **{status: (name, f"{text} Or: {_BUSY}" if status == "409" else text)
+           for status, (name, text) in answers.items()},
+    }
+    return {
+        "summary": summary,
+        "description": description,
+        "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body.name}"}}}},
+        "responses": {status: {"description": text, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{name}"}}}}
+            for status, (name, text) in sorted(answers.items())},
+    }
+
+
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "The order's number."}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mail console: events from the booking engine",
+            "version": "1",
+            "description": "The booking engine reports registrations, orders, order changes and "
+                           "payment problems; the console sends every email that follows. Each "
+                           "agency has one token (the API access page, or `flask "
+                           "agencies token SLUG`). Every event is safe to replay: the same event "
+                           "never sends its email twice.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/registrations": {"post": _operation(
+                "Register a client",
+                "Emails the client a confirmation link, valid for the agency's expiry setting.",
+                schemas.REGISTRATION,
+                {"201": ("RegistrationCreated", "Registered; the confirmation email is queued."),
+                 "409": ("Errors", "The login belongs to a client whose registration has not "
+                                   "expired.")})},
+            "/orders": {"post": _operation(
+                "Record a new order", "Stores the order; sends no email.", schemas.NEW_ORDER,
+                {"201": ("Order", "Stored."),
+                 "409": ("Errors", "An order with this number exists.")})},
+            "/orders/{number}": {"parameters": [_NUMBER], "patch": _operation(
+                "Report an order change",
+                "Applies the fields given. When something changed (or a new change_summary "
+                "came) and the agency emails clients about changes, the client is emailed.",
+                schemas.ORDER_CHANGE,
+                {"200": ("Order", "The order after the change."),
+                 "404": ("Errors", "No such order.")})},
+            "/orders/{number}/payment-problems": {"parameters": [_NUMBER], "post": _operation(
+                "Report a payment problem",
+                "Emails the agency's payment-problem address, once per order and kind.",
+                schemas.PAYMENT_PROBLEM,
+                {"202": ("PaymentProblemAccepted", "The alert is queued."),
+                 "404": ("Errors", "No such order.")})},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": {"IdempotencyKey": {
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "A unique key per event: a retry with the same key and body gets "
+                               "the first response again and changes nothing.",
+            }},
+            "schemas": {
+                **{body.name: body.json_schema() for body in (
+                    schemas.REGISTRATION, schemas.NEW_ORDER, schemas.ORDER_CHANGE,
+                    schemas.PAYMENT_PROBLEM)},
+                **_RESPONSES,
+            },
+        },
+    }

@@ -1,0 +1,246 @@
+"""The payloads the booking engine sends (each field's rules once, for validation and for the
+OpenAPI document alike) and the order as we answer it. English: the engine's developers read it."""
+import dataclasses
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+from email_validator import EmailNotValidError, validate_email
+
+from webapp.bookings.service import PAYMENT_PROBLEMS
+from webapp.models import Order
+from webapp.models.booking import ORDER_STATUSES
+
+
+class PayloadError(ValueError):
+    """A request the API refuses before doing anything; `errors` maps each field to what is wrong."""
+
+    def __init__(self, errors: dict[str, str], status: int = 422):
+        super().__init__(errors)
+        self.errors = errors
+        self.status = status
+
+
+class _Invalid(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    description: str
+    example: object
+    required: bool = True
+    # null is accepted (and means "none") only where a field may be absent in the stored object.
+    nullable: bool = False
+
+    def clean(self, value):
+        raise NotImplementedError
+
+    def json_schema(self) -> dict:
+        schema = {"description": self.description, "examples": [self.example], **self._schema()}
+        if self.nullable:
+            schema["type"] = [schema["type"], "null"]
+        return schema
+
+    def _schema(self) -> dict:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Text(Field):
+    max_length: int = 200
+    pattern: str | None = None
+    multiline: bool = False
+    allow_empty: bool = False
+
+    def clean(self, value):
+        if not isinstance(value, str):
+            raise _Invalid("must be a string")
+        value = value.strip()
+        if not value and not self.allow_empty:
+            raise _Invalid("must not be empty")
+        if len(value) > self.max_length:
+            raise _Invalid(f"must be at most {self.max_length} characters")
+        _refuse_unstorable(value, self.multiline)
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise _Invalid(f"must match {self.pattern}")
+        return value
+
+    def _schema(self) -> dict:
+        schema = {"type": "string", "minLength": 0 if self.allow_empty else 1,
+                  "maxLength": self.max_length}
+        if self.pattern:
+            schema["pattern"] = f"^{self.pattern}$"
+        return schema
+
+
+@dataclasses.dataclass(frozen=True)
+class Email(Field):
+    def clean(self, value):
+        if not isinstance(value, str):
+            raise _Invalid("must be a string")
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise _Invalid(f"not a valid email address: {error}") from None
+
+    def _schema(self) -> dict:
+        return {"type": "string", "format": "email", "maxLength": 320}
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Field):
+    values: tuple = ()
+
+    def clean(self, value):
+        if not isinstance(value, str) or value not in self.values:
+            raise _Invalid("must be one of: " + ", ".join(self.values))
+        return value
+
+    def _schema(self) -> dict:
+        return {"type": "string", "enum": list(self.values)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag(Field):
+    def clean(self, value):
+        if not isinstance(value, bool):  # 0 and 1 are refused: a typed client sends true/false
+            raise _Invalid("must be true or false")
+        return value
+
+    def _schema(self) -> dict:
+        return {"type": "boolean"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Moment(Field):
+    """An ISO 8601 date and time with its UTC offset; without one the instant is unknown."""
+
+    def clean(self, value):
+        message = "must be an ISO 8601 date and time with a UTC offset, e.g. 2026-11-27T18:00:00+03:00"
+        if not isinstance(value, str) or "T" not in value.upper():
+            raise _Invalid(message)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(message) from None
+        if moment.tzinfo is None:
+            raise _Invalid(message)
+        return moment
+
+    def _schema(self) -> dict:
+        return {"type": "string", "format": "date-time"}
+
+
+def _refuse_unstorable(value: str, multiline: bool) -> None:
+    """Lone surrogates and control characters cannot be stored (PostgreSQL refuses NUL) or shown."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid("must be valid Unicode") from None
+    allowed = "\n\r\t" if multiline else ""
+    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
+        raise _Invalid("must not contain control characters")
+
+
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    name: str
+    description: str
+    fields: dict[str, Field]
+
+    def validate(self, payload) -> dict:
+        """The cleaned values of a decoded JSON body, or PayloadError naming every bad field."""
+        if not isinstance(payload, dict):
+            raise PayloadError({"body": "must be a JSON object"})
+        errors, values = {}, {}
+        for name in payload.keys() - self.fields.keys():
+            errors[name] = "unknown field; allowed: " + ", ".join(self.fields)
+        for name, field in self.fields.items():
+            if name not in payload:
+                if field.required:
+                    errors[name] = "required"
+                continue
+            value = payload[name]
+            if value is None and field.nullable:
+                values[name] = None
+                continue
+            try:
+                values[name] = field.clean(value)
+            except _Invalid as error:
+                errors[name] = str(error)
+        if not errors and not values:
+            errors["body"] = "send at least one of: " + ", ".join(self.fields)
+        if errors:
+            raise PayloadError(dict(sorted(errors.items())))
+        return values
+
+    def json_schema(self) -> dict:
+        return {
+            "type": "object",
+            "description": self.description,
+            "properties": {name: field.json_schema() for name, field in self.fields.items()},
+            "required": [name for name, field in self.fields.items() if field.required],
+            "additionalProperties": False,
+            "minProperties": 1,
+            "examples": [{name: field.example for name, field in self.fields.items()}],
+        }
+
+
+def _optional(field: Field) -> Field:
+    return dataclasses.replace(field, required=False)
+
+
+REGISTRATION = Schema("Registration", "A client registered on the booking site.", {
+    "login": Text("The client's login on the booking site; unique among the agency's clients "
+                  "whose registration has not expired.", "anna", max_length=100),
+    "email": Email("Where the confirmation link goes.", "anna@example.com"),
+    "name": Text("The client's name, as emails address them.", "Anna Petrova"),
+})
+
+_ORDER_FIELDS = {
+    "client_email": Email("The client's address: order-change emails go there.", "anna@example.com"),
+    "client_name": Text("The client's name, as emails address them.", "Anna Petrova"),
+    "status": Choice("The order's status.", "booked", values=ORDER_STATUSES),
+    "paid": Flag("Whether the payment is confirmed.", False),
+    "payment_time_limit": Moment("When an unpaid booking is cancelled.",
+                                 "2026-11-27T18:00:00+03:00", required=False, nullable=True),
+    "data_deadline": Moment("By when the mandatory additional data must be given.",
+                            "2026-11-28T12:00:00+03:00", required=False, nullable=True),
+    "data_complete": Flag("Whether the mandatory additional data is complete.", False),
+}
+
+NEW_ORDER = Schema("NewOrder", "An order made on the booking site.", {
+    # Letters, digits and . _ - only: the number is a segment of the order's URL.
+    "number": Text("The order's number, unique within the agency.", "291205", max_length=40,
+                   pattern=r"[A-Za-z0-9._-]+"),
+    **_ORDER_FIELDS,
+})
+
+ORDER_CHANGE = Schema("OrderChange", "What changed in an order; at least one field.", {
+    **{name: _optional(field) for name, field in _ORDER_FIELDS.items()},
+    "change_summary": Text("What changed, in words for the client (e.g. a new departure time); "
+                           "a summary alone is a change too.", "New departure time: 07:40",
+                           required=False, max_length=2000, multiline=True, allow_empty=True),
+})
+
+PAYMENT_PROBLEM = Schema("PaymentProblem", "A payment problem of an order (S8).", {
+    "kind": Choice("issued_unpaid: the order is issued but its payment is not confirmed; "
+                   "cancelled_paid: a cancelled order was paid.", "issued_unpaid",
+                   values=PAYMENT_PROBLEMS),
+})
+
+
+def order_json(order: Order) -> dict:
+    """The order as the API answers it; times in the offset the engine wrote them in."""
+    zone = timezone(timedelta(minutes=order.utc_offset_minutes or 0))
+
+    def moment(value: datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat() if value else None
+
+    return {"number": order.number, "client_email": order.client_email,
+            "client_name": order.client_name, "status": order.status, "paid": order.paid,
+            "payment_time_limit": moment(order.payment_time_limit),
+            "data_deadline": moment(order.data_deadline), "data_complete": order.data_complete,
+            "revision": order.revision, "created_at": moment(order.created_at),
+            "updated_at": moment(order.updated_at)}

@@ -1,0 +1,178 @@
+"""The booking engine's JSON API under /api/v1, its documentation, and the token page."""
+import functools
+import json
+
+from flask import Blueprint, current_app, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from webapp.api import openapi, schemas
+from webapp.api.service import (IdempotencyKeyBusy, IdempotencyKeyReused, agency_for_token,
+                                issue_token, release_key, remember_response, replay_or_reserve,
+                                request_fingerprint, token_status)
+from webapp.auth.access import admin_required
+from webapp.bookings import service as bookings
+from webapp.extensions import csrf
+from webapp.tenancy import current_agency
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The engine authenticates with its bearer token on every request; no browser session is involved.
+csrf.exempt(bp)
+# The token page is a browser form: it keeps CSRF protection, hence a blueprint of its own.
+access_bp = Blueprint("api_access", __name__)
+
+MAX_BODY = 64 * 1024
+ERROR_STATUS = {bookings.NotFound: 404, bookings.Conflict: 409}
+
+
+def api_endpoint(schema):
+    """Bearer token, then the JSON body checked against `schema`, then the Idempotency-Key
+    replay around the view, which gets the token's agency and the cleaned payload."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            agency = agency_for_token(_bearer_token())
+            if agency is None:
+                return _json({"errors": {"Authorization": "send 'Authorization: Bearer TOKEN' "
+                                         "with the agency's API token"}}, 401,
+                             {"WWW-Authenticate": 'Bearer realm="api"'})
+            try:
+                payload = schema.validate(_json_body())
+            except schemas.PayloadError as error:
+                return _json({"errors": error.errors}, error.status)
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                return _json(*_run(view, agency, payload, kwargs))
+            return _json(*_run_once(key, view, agency, payload, kwargs))
+
+        return wrapped
+
+    return decorator
+
+
+def _run(view, agency, payload, kwargs) -> tuple[dict, int]:
+    try:
+        return view(agency, payload, **kwargs)
+    except bookings.BookingError as error:
+        return {"errors": {error.field: error.message}}, ERROR_STATUS[type(error)]
+
+
+def _run_once(key: str, view, agency, payload, kwargs) -> tuple[dict, int]:
+    """Answer a repeated request with the first response, doing nothing again."""
+    if not 1 <= len(key) <= 255:
+        return {"errors": {"Idempotency-Key": "must be 1 to 255 characters"}}, 422
+    fingerprint = request_fingerprint(request.method, request.path, request.get_data())
+    try:
+        stored = replay_or_reserve(agency.id, key, fingerprint)
+    except IdempotencyKeyReused:
+        return {"errors": {"Idempotency-Key": "this key was used with a different request; "
+                           "use a new key for each new request"}}, 422
+    except IdempotencyKeyBusy:
+        return {"errors": {"Idempotency-Key": "a request with this key is still being "
+                           "processed; retry later"}}, 409
+    if stored is not None:
+        status, body = stored
+        return body, status
+    try:
+        body, status = _run(view, agency, payload, kwargs)
+    except BaseException:
+        release_key(agency.id, key)
+        raise
+    remember_response(agency.id, key, status, body)
+    return body, status
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _json_body():
+    if not request.is_json:
+        raise schemas.PayloadError({"Content-Type": "send the body as application/json"}, 415)
+    try:
+        return json.loads(request.get_data())
+    # A deeply nested array exhausts the parser's recursion: still just a bad body.
+    except (ValueError, RecursionError) as error:
+        raise schemas.PayloadError({"body": f"not valid JSON: {error}"}, 400) from None
+
+
+def _public_url() -> str:
+    """Where people reach this installation: PUBLIC_URL, else the host this request came to."""
+    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+
+
+def _json(body: dict, status: int, headers: dict | None = None):
+    return make_response(body, status, headers or {})
+
+
+@bp.before_request
+def limit_body():
+    request.max_content_length = MAX_BODY
+
+
+@bp.app_errorhandler(HTTPException)
+def api_errors_as_json(error: HTTPException):
+    """Machine clients get JSON for every error under /api/, including unknown paths."""
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return error
+    return _json({"errors": {"request": error.description}}, error.code)
+
+
+@bp.post("/registrations")
+@api_endpoint(schemas.REGISTRATION)
+def register(agency, payload):
+    client = bookings.register_client(agency, **payload, site_url=_public_url())
+    return {"id": client.id, "login": client.login, "status": client.status}, 201
+
+
+@bp.post("/orders")
+@api_endpoint(schemas.NEW_ORDER)
+def create_order(agency, payload):
+    return schemas.order_json(bookings.create_order(agency, **payload)), 201
+
+
+@bp.patch("/orders/<number>")
+@api_endpoint(schemas.ORDER_CHANGE)
+def change_order(agency, payload, number):
+    summary = payload.pop("change_summary", "")
+    return schemas.order_json(bookings.update_order(agency, number, payload, summary)), 200
+
+
+@bp.post("/orders/<number>/payment-problems")
+@api_endpoint(schemas.PAYMENT_PROBLEM)
+def payment_problem(agency, payload, number):
+    bookings.report_payment_problem(agency, number, payload["kind"])
+    return {"order_number": number, "kind": payload["kind"]}, 202
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return openapi.document()
+
+
+@bp.get("/docs")
+def docs():
+    return render_template("api/docs.html", document=openapi.document(),
+                           api_url=_public_url() + bp.url_prefix)
+
+
+@access_bp.get("/api-access")
+@admin_required
+def access():
+    return _access_page()
+
+
+@access_bp.post("/api-access")
+@admin_required
+def rotate_token():
+    new_token = issue_token(current_agency().id)
+    # The token is shown in this one response, never stored in a session or a flash message.
+    response = make_response(_access_page(new_token))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _access_page(new_token: str | None = None) -> str:
+    return render_template("api/access.html", token=token_status(current_agency().id),
+                           new_token=new_token, api_url=_public_url() + bp.url_prefix)

@@ -1,0 +1,1 @@
+"""Events from the booking engine: registrations, orders, their changes and payment problems."""

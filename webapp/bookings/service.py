@@ -1,0 +1,170 @@
+"""Applying the booking engine's events and queueing the emails that follow, in one transaction."""
+from datetime import datetime, timedelta, timezone
+
+from babel.dates import format_datetime
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+
+from webapp import notification_kinds as kinds
+from webapp.extensions import db
+from webapp.mailsettings.service import settings_view
+from webapp.models import Agency, Client, Order
+from webapp.models.types import utcnow
+from webapp.outbox.service import queue_email, wake
+
+PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
+MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
+
+
+class BookingError(Exception):
+    """An event that cannot be applied; names the field at fault, in English for the engine."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(BookingError):
+    pass
+
+
+class Conflict(BookingError):
+    pass
+
+
+def register_client(agency: Agency, login: str, email: str, name: str, *, site_url: str) -> Client:
+    """A new unconfirmed client, emailed a link to `site_url`/confirm/TOKEN (S4)."""
+    client = Client(agency_id=agency.id, login=login, email=email, name=name,
+                    status="unconfirmed", registered_at=utcnow())
+    # The unique index on live logins decides, so two registrations at once cannot both win.
+    _insert(client, Conflict("login", "this login is already registered"))
+    expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
+    # A link that no longer works is not worth sending.
+    expires_at = client.registered_at + timedelta(minutes=expiry_minutes) if expiry_minutes else None
+    queue_email(
+        agency.id, kinds.REGISTRATION_CONFIRMATION, client.email,
+        {"client_name": client.name, "login": client.login, "expiry_minutes": expiry_minutes,
+         "confirm_url": f"{site_url.rstrip('/')}/confirm/{confirmation_token(client)}"},
+        f"registration:{client.id}", language=agency.locale, expires_at=expires_at)
+    _commit_and_wake(agency.id)
+    return client
+
+
+def confirmation_token(client: Client) -> str:
+    """The token of the client's confirmation link; single use is the client's status's job."""
+    return _confirmation_serializer().dumps(client.id)
+
+
+def client_for_token(token: str) -> Client | None:
+    """The client a confirmation token was made for, whatever its status; None if forged."""
+    try:
+        client_id = _confirmation_serializer().loads(token)
+    except BadSignature:
+        return None
+    return db.session.get(Client, client_id)
+
+
+def create_order(agency: Agency, number: str, client_email: str, client_name: str, status: str,
+                 paid: bool, data_complete: bool, payment_time_limit: datetime | None = None,
+                 data_deadline: datetime | None = None) -> Order:
+    """Store a new order; no email, the booking engine confirms bookings itself."""
+    order = Order(agency_id=agency.id, number=number, client_email=client_email,
+                  client_name=client_name, status=status, paid=paid, data_complete=data_complete,
+                  payment_time_limit=payment_time_limit, data_deadline=data_deadline,
+                  utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
+    _insert(order, Conflict("number", "an order with this number exists"))
+    db.session.commit()
+    return order
+
+
+def update_order(agency: Agency, number: str, changes: dict, change_summary: str = "") -> Order:
+    """Apply what changed; the client hears of it when the agency wants that (S7).
+
+    Nothing changed and the same summary as last time: a replayed event, nothing happens.
+    """
+    order = db.session.execute(
+        db.select(Order).filter_by(agency_id=agency.id, number=number)
+        # Two changes at once must get two revisions (PostgreSQL; SQLite writes one at a time).
+        .with_for_update()).scalar_one_or_none()
+    if order is None:
+        raise NotFound("number", "no such order")
+    changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
+    if not changed and (not change_summary or change_summary == order.change_summary):
+        db.session.rollback()
+        return order
+    for name, value in changed.items():
+        setattr(order, name, value)
+    offset = _offset_minutes(*(changes.get(name) for name in MOMENT_FIELDS))
+    if offset is not None:
+        order.utc_offset_minutes = offset
+    order.revision += 1
+    order.change_summary = change_summary
+    queued = False
+    if settings_view(agency).order_change_emails:
+        queued = queue_email(
+            agency.id, kinds.ORDER_CHANGE, order.client_email,
+            {"order_number": order.number, "client_name": order.client_name,
+             "status": order.status, "change_summary": change_summary,
+             "payment_time_limit": format_moment(order.payment_time_limit,
+                                                 order.utc_offset_minutes, agency.locale)},
+            f"order_change:{order.id}:{order.revision}", language=agency.locale)
+    _commit_and_wake(agency.id, queued)
+    return order
+
+
+def report_payment_problem(agency: Agency, number: str, problem: str) -> None:
+    """Alert the agency's payment-problem address (S8); once per order and problem.
+
+    With no address set the row is still written, and the sender marks it skipped with the
+    reason, so the email log shows why nobody heard of it (S11).
+    """
+    order = find_order(agency, number)
+    if order is None:
+        raise NotFound("number", "no such order")
+    queued = queue_email(
+        agency.id, kinds.PAYMENT_PROBLEM, settings_view(agency).payment_problems_email,
+        {"order_number": order.number, "problem": problem},
+        f"payment_problem:{order.id}:{problem}", language=agency.locale)
+    _commit_and_wake(agency.id, queued)
+
+
+def find_order(agency: Agency, number: str) -> Order | None:
+    return db.session.execute(
+        db.select(Order).filter_by(agency_id=agency.id, number=number)).scalar_one_or_none()
+
+
+def format_moment(moment: datetime | None, utc_offset_minutes: int | None, language: str) -> str:
+    """A time for people: in the offset the engine gave it in (the agency has no time zone),
+    which is shown, since clients travel between zones: "27.11.2026, 18:00 (UTC+03:00)"."""
+    if moment is None:
+        return ""
+    zone = timezone(timedelta(minutes=utc_offset_minutes or 0))
+    return (f"{format_datetime(moment, 'short', tzinfo=zone, locale=language)}"
+            f" (UTC{format_datetime(moment, 'xxx', tzinfo=zone, locale=language)})")
+
+
+def _insert(row, conflict: Conflict) -> None:
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise conflict from None
+
+
+def _confirmation_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm")
+
+
+def _offset_minutes(*moments: datetime | None) -> int | None:
+    """The offset of the last time given: how the engine writes this order's times."""
+    given = [moment for moment in moments if moment is not None]
+    return int(given[-1].utcoffset().total_seconds() // 60) if given else None
+
+
+def _commit_and_wake(agency_id: int, queued: bool = True) -> None:
+    db.session.commit()
+    if queued:
+        wake(agency_id)

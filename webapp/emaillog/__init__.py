@@ -1,0 +1,1 @@
+"""The email log: every notification with its status, attempts and the server's last reply."""

@@ -1,0 +1,267 @@
+"""The mail-settings form: the only place the rules of its fields live (web page, inline checks, CLI)."""
+import ipaddress
+import re
+
+import idna
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
+
+from webapp.mailsettings.presets import preset_for_host
+
+# Every field a user edits, in page order; other capabilities link to these names (#password).
+FIELD_NAMES = (
+    "host", "port", "security", "login", "password", "sender_address", "sender_name",
+    "agency_email", "copies_email", "payment_problems_email", "order_change_emails",
+    "unconfirmed_expiry_minutes", "data_deadline_hours", "warn_from_minutes", "warn_to_minutes",
+)
+# A field's message also depends on these fields' values (cross-field rules and warnings).
+DEPENDS_ON = {
+    "sender_address": ("host",),
+    "copies_email": ("agency_email",),
+    "warn_from_minutes": ("warn_to_minutes",),
+    "password": ("remove_password",),
+}
+
+MAX_MINUTES = 43200  # 30 days
+MAX_HOURS = 720  # 30 days
+# CR or LF would let a value start a new header line (header injection); NUL breaks SMTP AUTH PLAIN.
+UNSAFE_CHARACTERS = re.compile(r"[\r\n\x00]")
+HOST_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def _strip(value):
+    # Spaces only: a trailing CR/LF must reach the validator and be refused, not silently dropped.
+    return value.strip(" \t") if isinstance(value, str) else value
+
+
+class Required:
+    """Checks the value, not the request: a CLI update that leaves a field out keeps the stored value."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.process_errors:
+            raise StopValidation()  # "not a number" already says what is wrong
+        if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
+            raise StopValidation(self.message)
+
+
+class HeaderSafe:
+    def __call__(self, form, field):
+        if isinstance(field.data, str) and UNSAFE_CHARACTERS.search(field.data):
+            raise StopValidation(_("must be one line: line breaks and NUL characters are not allowed."))
+
+
+class EmailAddress:
+    """An address email-validator accepts (IDN domains and non-ASCII mailboxes too), stored normalized."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        try:
+            field.data = validate_email(field.data, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError(_("enter one email address, like office@agency.ru."))
+
+
+class HostName:
+    """A DNS host name (IDN allowed) or an IP address; no scheme, port or path."""
+
+    def __call__(self, form, field):
+        host = field.data.rstrip(".").lower()
+        if not host:
+            return
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            field.data = host.strip("[]")
+            return
+        except ValueError:
+            pass
+        if any(mark in host for mark in (":", "/", "@", " ")):
+            raise ValidationError(_("enter only the server name, like smtp.yandex.ru: no \"smtp://\", "
+                                    "port or address (the port has its own field)."))
+        try:
+            ascii_name = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            raise ValidationError(_("this is not a valid server name; example: smtp.yandex.ru."))
+        if len(ascii_name) > 253 or not all(HOST_LABEL.match(label) for label in ascii_name.split(".")):
+            raise ValidationError(_("this is not a valid server name; example: smtp.yandex.ru."))
+        field.data = host
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose "not a number" message is ours; empty is None."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = valuelist[0].strip() if isinstance(valuelist[0], str) else str(valuelist[0])
+        self.data = None
+        if text == "":
+            return
+        try:
+            if not re.fullmatch(r"-?[0-9]+", text):
+                raise ValueError(text)
+            self.data = int(text)
+        except ValueError:
+            raise ValueError(_("enter a whole number, digits only."))
+
+
+class Range(NumberRange):
+    """NumberRange that stays silent when the text was not a number (that message is enough)."""
+
+    def __call__(self, form, field):
+        if field.data is not None:
+            super().__call__(form, field)
+
+
+class ChoiceField(SelectField):
+    def pre_validate(self, form):
+        if self.data not in {choice.value for choice in self.choices}:
+            allowed = ", ".join(str(choice.label) for choice in self.choices)
+            raise ValidationError(_("choose one of: %(allowed)s.", allowed=allowed))
+
+
+def _minutes(label, maximum):
+    return WholeNumberField(label, validators=[
+        Optional(),
+        Range(0, maximum, message=_l("enter a whole number from %(min)s to %(max)s.")),
+    ])
+
+
+def _email(label, *extra):
+    return StringField(label, filters=[_strip], validators=[
+        Optional(), HeaderSafe(), Length(max=320, message=_l("at most %(max)d characters.")),
+        EmailAddress(), *extra])
+
+
+class MailSettingsForm(FlaskForm):
+    host = StringField(_l("SMTP server"), filters=[_strip], validators=[
+        Required(_l("enter the server name, like smtp.yandex.ru.")), HeaderSafe(),
+        Length(max=253, message=_l("at most %(max)d characters.")), HostName()])
+    port = WholeNumberField(_l("Port"), validators=[
+        Required(_l("enter the port: usually 465 (SSL/TLS) or 587 (STARTTLS).")),
+        Range(1, 65535, message=_l("enter a whole number from %(min)s to %(max)s."))])
+    security = ChoiceField(_l("Use TLS"), choices=[
+        SelectChoice("tls", _l("SSL/TLS (port 465)")), SelectChoice("starttls", _l("STARTTLS (port 587)")),
+        SelectChoice("none", _l("No encryption"))])
+    login = StringField(_l("SMTP login"), filters=[_strip], validators=[
+        Optional(), HeaderSafe(), Length(max=320, message=_l("at most %(max)d characters."))])
+    password = PasswordField(_l("SMTP password"), validators=[
+        Optional(), HeaderSafe(), Length(max=512, message=_l("at most %(max)d characters."))])
+    remove_password = BooleanField(_l("Remove the stored password"))
+    sender_address = _email(_l("Sender address"))
+    sender_name = StringField(_l("Sender name"), filters=[_strip], validators=[
+        Optional(), HeaderSafe(), Length(max=200, message=_l("at most %(max)d characters."))])
+    agency_email = _email(_l("Agency email address"))
+    copies_email = _email(_l("Email address for copies of notifications"))
+    payment_problems_email = _email(_l("Email address for payment-problem notifications"))
+    order_change_emails = ChoiceField(_l("Email the client when the order changes"),
+                                      choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))])
+    unconfirmed_expiry_minutes = _minutes(
+        _l("Time limit for unconfirmed registrations, minutes"), MAX_MINUTES)
+    data_deadline_hours = _minutes(
+        _l("Deadline for mandatory additional booking data, hours"), MAX_HOURS)
+    warn_from_minutes = _minutes(_l("Time-limit warning: from, minutes before"), MAX_MINUTES)
+    warn_to_minutes = _minutes(_l("Time-limit warning: to, minutes before"), MAX_MINUTES)
+
+    def validate_password(self, field):
+        if field.data and self.remove_password.data:
+            raise ValidationError(_("either type a new password or remove the stored one, not both."))
+
+    def validate_warn_from_minutes(self, field):
+        to = self.warn_to_minutes
+        if field.data is None or to.process_errors:
+            return
+        if to.data is None:
+            raise ValidationError(_("fill in \"to\" as well: \"from\" alone is not a window "
+                                    "(only \"to\" means \"up to\")."))
+        if field.data > to.data:
+            raise ValidationError(_("must not be greater than \"to\" (%(to)s).", to=to.data))
+
+    # --- validating: the whole form, or one field for the inline check -----------------------
+
+    def check_fields(self, names) -> bool:
+        """Validate just these fields with the same rules a full submit applies."""
+        ok = True
+        for name in names:
+            inline = getattr(type(self), f"validate_{name}", None)
+            ok &= self[name].validate(self, [inline] if inline else [])
+        return ok
+
+    def errors_for(self, name) -> list[str]:
+        """Messages that name their field, the same on the page, in flashes and in the CLI."""
+        return [f"{self[name].label.text}: {message}" for message in self[name].errors]
+
+    def all_errors(self) -> list[tuple[str, str]]:
+        return [(name, message) for name in (*FIELD_NAMES, "remove_password")
+                for message in self.errors_for(name)]
+
+    def warnings_for(self, name) -> list[str]:
+        """Allowed but probably not meant (never blocks saving)."""
+        field = self[name]
+        if field.errors:
+            return []
+        found = []
+        if name == "copies_email":
+            agency = self.agency_email.data or ""
+            if field.data and agency and field.data.casefold() == agency.casefold():
+                found.append(_("it is the agency address itself: every notification would arrive "
+                               "there twice. Leave it empty unless copies should go elsewhere."))
+        elif name == "sender_address":
+            preset = preset_for_host(self.host.data)
+            if field.data and preset and not preset.sender_address_allowed:
+                found.append(_("%(provider)s does not accept a different sender address: leave it "
+                               "empty.", provider=preset.name))
+        elif name == "agency_email" and not field.data:
+            found.append(_("without it the test email and the agency's notifications have nowhere "
+                           "to go."))
+        return [f"{field.label.text}: {message}" for message in found]
+
+    def notes_for(self, name) -> list[str]:
+        if name == "host" and not self.host.errors:
+            preset = preset_for_host(self.host.data)
+            if preset:
+                return [str(preset.note)]
+        return []
+
+    # --- between form data and domain values ----------------------------------------------
+
+    def values(self) -> dict:
+        """The validated settings as the domain stores them (the password is handled apart)."""
+        values = {name: self[name].data for name in FIELD_NAMES if name != "password"}
+        for name in ("login", "sender_name", "sender_address", "agency_email", "copies_email",
+                     "payment_problems_email"):
+            values[name] = values[name] or ""
+        values["order_change_emails"] = values["order_change_emails"] == "yes"
+        # S4: empty and 0 both mean "off"; store one of them so a save does not report a change.
+        values["unconfirmed_expiry_minutes"] = values["unconfirmed_expiry_minutes"] or None
+        return values
+
+
+def form_data(values: dict) -> dict:
+    """Domain values as the form's initial data."""
+    data = dict(values)
+    data["order_change_emails"] = "yes" if values["order_change_emails"] else "no"
+    return data
+
+
+def related_fields(name: str) -> tuple[list[str], list[str]]:
+    """For an inline check of `name`: the messages to refresh and the values the check needs."""
+    refresh = [name] + [other for other, deps in DEPENDS_ON.items() if name in deps]
+    needed = list(dict.fromkeys(
+        field for shown in refresh for field in (shown, *DEPENDS_ON.get(shown, ()))))
+    return refresh, needed
+
+
+def cli_form(options: dict, current: dict) -> MailSettingsForm:
+    """The same form built from command-line options; options left out keep the stored values."""
+    formdata = MultiDict({name: str(value) for name, value in options.items() if value is not None})
+    return MailSettingsForm(formdata=formdata, data=form_data(current), meta={"csrf": False})

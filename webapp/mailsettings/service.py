@@ -1,0 +1,138 @@
+"""Mail settings as the domain sees them: read, save with a change history, hand to jobs, re-encrypt."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+
+from webapp import mail_secrets
+from webapp.extensions import db
+from webapp.models import Agency, MailSettings, MailSettingsChange, User
+from webapp.smtpcheck.connection import SmtpSettings
+
+# What a save may change besides the password; agency_email lives on the agency itself.
+SETTING_NAMES = (
+    "host", "port", "security", "login", "sender_address", "sender_name", "agency_email",
+    "copies_email", "payment_problems_email", "order_change_emails",
+    "unconfirmed_expiry_minutes", "data_deadline_hours", "warn_from_minutes", "warn_to_minutes",
+)
+
+
+class MailNotConfigured(LookupError):
+    """The agency has no SMTP server or port yet: nothing can be sent."""
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    """What pages and hints may show: every setting except the password, which is only "set" or not."""
+
+    host: str
+    port: int | None
+    security: str
+    login: str
+    sender_address: str
+    sender_name: str
+    agency_email: str
+    copies_email: str
+    payment_problems_email: str
+    order_change_emails: bool
+    unconfirmed_expiry_minutes: int | None
+    data_deadline_hours: int | None
+    warn_from_minutes: int | None
+    warn_to_minutes: int | None
+    password_set: bool
+    updated_at: datetime | None
+
+    def values(self) -> dict:
+        return {name: getattr(self, name) for name in SETTING_NAMES}
+
+
+def _row(agency_id: int) -> MailSettings:
+    row = db.session.execute(
+        db.select(MailSettings).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    if row is None:  # agencies made before settings existed get theirs on first use
+        row = MailSettings(agency_id=agency_id)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def settings_view(agency: Agency) -> SettingsView:
+    row = _row(agency.id)
+    values = {name: getattr(row, name) for name in SETTING_NAMES if name != "agency_email"}
+    return SettingsView(**values, agency_email=agency.email or "",
+                        password_set=bool(row.password_encrypted), updated_at=row.updated_at)
+
+
+def save_settings(agency: Agency, values: dict, *, new_password: str | None = None,
+                  remove_password: bool = False, user: User | None = None) -> list[str]:
+    """Apply validated values; returns the names of the fields that changed (history gets the same)."""
+    row = _row(agency.id)
+    current = settings_view(agency).values()
+    changed = [name for name in SETTING_NAMES if values[name] != current[name]]
+    for name in changed:
+        if name == "agency_email":
+            agency.email = values[name] or None
+        else:
+            setattr(row, name, values[name])
+    if _password_changes(row, new_password, remove_password):
+        row.password_encrypted = mail_secrets.encrypt(new_password) if new_password else None
+        changed.append("password")
+    if changed:
+        db.session.add(MailSettingsChange(agency_id=agency.id, user_id=user.id if user else None,
+                                          source="web" if user else "cli", fields=changed))
+    db.session.commit()
+    return changed
+
+
+def _password_changes(row: MailSettings, new_password: str | None, remove: bool) -> bool:
+    if remove and not new_password:
+        return row.password_encrypted is not None
+    if not new_password:
+        return False  # an empty field keeps the stored password
+    if row.password_encrypted is None:
+        return True
+    try:
+        return mail_secrets.decrypt(row.password_encrypted) != new_password
+    except mail_secrets.MailSecretError:
+        return True
+
+
+def history(agency_id: int, limit: int = 20) -> list[MailSettingsChange]:
+    return db.session.execute(
+        db.select(MailSettingsChange).filter_by(agency_id=agency_id)
+        .order_by(MailSettingsChange.at.desc(), MailSettingsChange.id.desc()).limit(limit)
+    ).scalars().all()
+
+
+def smtp_settings_for(agency_id: int) -> SmtpSettings:
+    """How jobs reach the agency's SMTP server: the only place the password is decrypted.
+
+    Raises MailNotConfigured without a server or port, MailSecretError if no key decrypts it."""
+    row = _row(agency_id)
+    if not row.host or not row.port:
+        raise MailNotConfigured(f"agency {agency_id} has no SMTP server configured")
+    password = mail_secrets.decrypt(row.password_encrypted) if row.password_encrypted else ""
+    config = current_app.config
+    return SmtpSettings(
+        host=row.host, port=row.port, security=row.security, login=row.login, password=password,
+        sender_address=row.sender_address, sender_name=row.sender_name,
+        ehlo_name=config.get("MAIL_EHLO_NAME"),
+        allow_private=bool(config.get("MAIL_ALLOW_PRIVATE_HOSTS")))
+
+
+def rotate_passwords() -> tuple[int, list[str]]:
+    """Re-encrypt every stored password under the first MAIL_SECRET_KEYS key.
+
+    Returns how many were re-encrypted and the slugs of agencies whose password no key decrypts
+    (left as they are: retiring a key now would lose them)."""
+    rotated, unreadable = 0, []
+    rows = db.session.execute(
+        db.select(MailSettings).where(MailSettings.password_encrypted.is_not(None))).scalars()
+    for row in rows:
+        try:
+            row.password_encrypted = mail_secrets.rotate(row.password_encrypted)
+            rotated += 1
+        except mail_secrets.MailSecretError:
+            unreadable.append(row.agency.slug)
+    db.session.commit()
+    return rotated, unreadable

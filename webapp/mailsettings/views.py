@@ -1,0 +1,53 @@
+"""The mail-settings page and the inline check of one field, for the signed-in agency's admin."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.auth.access import admin_required
+from webapp.mailsettings import service
+from webapp.mailsettings.forms import FIELD_NAMES, MailSettingsForm, form_data, related_fields
+from webapp.mailsettings.presets import PRESETS, presets_for_browser
+from webapp.tenancy import current_agency
+
+bp = Blueprint("mailsettings", __name__, url_prefix="/mail-settings")
+
+
+@bp.route("", methods=["GET", "POST"])
+@admin_required
+def edit():
+    agency = current_agency()
+    view = service.settings_view(agency)
+    form = MailSettingsForm(data=form_data(view.values()))
+    if form.validate_on_submit():
+        changed = service.save_settings(agency, form.values(), new_password=form.password.data or None,
+                                        remove_password=form.remove_password.data, user=current_user)
+        flash(_saved_message(form, changed), "success")
+        return redirect(url_for(".edit"))
+    # One template set serves both: htmx asks for the form alone, a browser for the whole page.
+    template = "mailsettings/_form.html" if request.headers.get("HX-Request") else "mailsettings/page.html"
+    return render_template(template, form=form, view=view, presets=PRESETS,
+                           browser_presets=presets_for_browser(), related=related_fields,
+                           history=service.history(agency.id), labels=_labels(form))
+
+
+@bp.route("/validate/<name>", methods=["POST"])
+@admin_required
+def validate_field(name: str):
+    """htmx: the messages of one field (and of fields whose rules read it), nothing else."""
+    if name not in FIELD_NAMES:
+        abort(404)
+    refresh, _needed = related_fields(name)
+    form = MailSettingsForm()
+    form.check_fields(refresh)
+    return render_template("mailsettings/_messages.html", form=form, names=refresh)
+
+
+def _labels(form: MailSettingsForm) -> dict:
+    return {name: form[name].label.text for name in FIELD_NAMES}
+
+
+def _saved_message(form: MailSettingsForm, changed: list[str]) -> str:
+    if not changed:
+        return _("Nothing changed.")
+    labels = _labels(form)
+    return _("Saved. Changed: %(fields)s.", fields=", ".join(str(labels[name]) for name in changed))

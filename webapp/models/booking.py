@@ -1,0 +1,82 @@
+"""What the booking engine tells us about: clients, orders, and the API's tokens and replays."""
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+CLIENT_STATUSES = ("unconfirmed", "confirmed", "expired")
+ORDER_STATUSES = ("booked", "issued", "cancelled")
+
+
+class Client(db.Model):
+    """A client registered on the agency's booking site; confirms by the emailed link (S4)."""
+
+    __table_args__ = (
+        # S4: once a registration expires its login is free again, so only live logins are unique.
+        Index("uq_client_agency_id_login_live", "agency_id", "login", unique=True,
+              sqlite_where=text("status != 'expired'"),
+              postgresql_where=text("status != 'expired'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    login: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="unconfirmed")
+    registered_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    confirmed_at = mapped_column(UTCDateTime)
+    expired_at = mapped_column(UTCDateTime)
+
+
+class Order(db.Model):
+    """A booking as the engine last described it: the source of order-change emails and deadlines."""
+
+    __table_args__ = (UniqueConstraint("agency_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    client_email: Mapped[str] = mapped_column(String(320))
+    client_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    paid: Mapped[bool] = mapped_column(default=False)
+    payment_time_limit = mapped_column(UTCDateTime)
+    data_deadline = mapped_column(UTCDateTime)
+    data_complete: Mapped[bool] = mapped_column(default=False)
+    # The UTC offset the engine writes this order's times in: people read the times in it.
+    utc_offset_minutes: Mapped[int | None]
+    # Bumped by each change the engine reports; an order-change email is keyed by it, so a
+    # replayed event sends nothing twice while two real changes both notify.
+    revision: Mapped[int] = mapped_column(default=0)
+    # The last change's summary: the same summary again with nothing else changed is a replay.
+    change_summary: Mapped[str] = mapped_column(Text, default="")
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class ApiToken(db.Model):
+    """The agency's one booking-engine token; only its SHA-256 is kept, the token is shown once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_used_at = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(db.Model):
+    """The response to a request sent with an Idempotency-Key, replayed when the key comes again."""
+
+    __table_args__ = (UniqueConstraint("agency_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of method, path and body: the same key with another request is the client's bug.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # None while the first request with this key is still running.
+    response_status: Mapped[int | None]
+    response_body: Mapped[dict | None] = mapped_column(JSON)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,56 @@
+"""The transactional outbox: every email to send is a row, written with the event that causes it."""
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+# queued -> sending -> sent | failed | skipped | unknown (connection lost after DATA, RFC 1047)
+STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
+
+
+class OutboxEmail(db.Model):
+    __table_args__ = (
+        UniqueConstraint("agency_id", "dedupe_key"),
+        # The claim query: an agency's due rows, and rows whose lease ran out.
+        Index("ix_outbox_email_agency_status_due", "agency_id", "status", "next_attempt_at"),
+        Index("ix_outbox_email_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # The same event can never produce the same email twice (replays, two schedulers).
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    to_address: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    # Template variables only; never a secret.
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status_reason: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # After this moment the email is useless (the time limit it warns of has passed): give up.
+    expires_at = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until = mapped_column(UTCDateTime)
+    resent_after_unknown: Mapped[bool] = mapped_column(default=False)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    last_code: Mapped[int | None]
+    last_reply: Mapped[str] = mapped_column(Text, default="")
+    hint_code: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    sent_at = mapped_column(UTCDateTime)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class SendingPause(db.Model):
+    """An agency whose settings cannot work (login refused, TLS wrong, incomplete): sending waits
+    until a test email succeeds. No hint code: the settings are incomplete or undecryptable."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), unique=True)
+    hint_code: Mapped[str | None] = mapped_column(String(40))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    paused_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,1 @@
+"""The outbox: queueing notification emails with the events that cause them, and sending them."""

@@ -1,0 +1,22 @@
+"""Why an outbox row is skipped, failed, waiting or unknown: stored as a code, shown in words."""
+from flask_babel import lazy_gettext as _l
+
+NO_TEMPLATE = "no_template"
+NO_RECIPIENT = "no_recipient"
+TOO_LATE = "too_late"
+REFUSED = "refused"
+GAVE_UP = "gave_up"
+WILL_RETRY = "will_retry"
+CONNECTION_LOST_AFTER_DATA = "connection_lost_after_data"
+RESENT = "resent"
+
+TITLES = {
+    NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
+    NO_RECIPIENT: _l("No recipient address"),
+    TOO_LATE: _l("Too late: the moment it was about has passed"),
+    REFUSED: _l("Refused by the mail server"),
+    GAVE_UP: _l("Gave up after temporary failures"),
+    WILL_RETRY: _l("Temporary failure, will retry"),
+    CONNECTION_LOST_AFTER_DATA: _l("Connection lost after the message was sent; it may have arrived"),
+    RESENT: _l("Resent by an administrator"),
+}

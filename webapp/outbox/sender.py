@@ -1,0 +1,265 @@
+"""Sending an agency's due outbox rows: claimed with a lease, in batches over one SMTP connection."""
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select, update
+
+from webapp.extensions import db
+from webapp.mail_secrets import MailSecretError
+from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
+from webapp.mailtemplates.render import TemplateMissing, render_email
+from webapp.models import MailSettings, OutboxEmail, SendingPause
+from webapp.models.types import utcnow
+from webapp.outbox import reasons
+from webapp.outbox.service import clear_wake, due_condition, wake
+from webapp.smtpcheck.connection import SmtpError, SmtpSession, open_session
+from webapp.smtpcheck.message import compose_message, envelope_sender
+
+BATCH_SIZE = 100
+# Batches one job may send before it yields the worker to other agencies.
+BATCHES_PER_JOB = 10
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=60)
+LONGEST_RETRY = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)
+# RFC 1047: after a connection lost between the end of DATA and the reply the message may have
+# been delivered; resend once, later, rather than lose it.
+UNKNOWN_RESEND_AFTER = timedelta(minutes=10)
+
+# Failures of the agency's settings, not of one email: retrying each row would only repeat them
+# (and lock the mailbox after a few wrong passwords), so sending pauses until a test succeeds.
+PAUSING_HINTS = frozenset({
+    "auth_failed", "app_password_required", "auth_mechanism_unsupported", "auth_requires_tls",
+    "auth_required", "certificate_invalid", "tls_mismatch", "starttls_unsupported",
+    "tls_required", "host_not_allowed",
+})
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    unknown: int = 0
+    paused: bool = False
+
+
+def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
+    """Send what is due for one agency; safe to run twice at once (rows are leased)."""
+    clear_wake(agency_id)
+    report = SendReport()
+    if is_paused(agency_id):
+        report.paused = True
+        return report
+    for _ in range(BATCHES_PER_JOB):
+        rows = claim_due(agency_id, now=now or utcnow())
+        if not rows:
+            return report
+        _send_batch(agency_id, rows, report)
+        if report.paused:
+            return report
+    wake(agency_id)  # more is due: queue a fresh job behind the other agencies' jobs
+    return report
+
+
+def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list[OutboxEmail]:
+    """Lease up to `limit` due rows to this caller; a crashed worker's rows come back after LEASE."""
+    owner = str(uuid.uuid4())
+    candidates = (select(OutboxEmail.id)
+                  .where(OutboxEmail.agency_id == agency_id, due_condition(now))
+                  .order_by(OutboxEmail.next_attempt_at).limit(limit))
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    db.session.execute(
+        update(OutboxEmail)
+        # The due condition again: under READ COMMITTED another worker may have claimed a row
+        # between our subquery and our update.
+        .where(OutboxEmail.id.in_(candidates.scalar_subquery()), due_condition(now))
+        .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
+                resent_after_unknown=case((OutboxEmail.status == "unknown", True),
+                                          else_=OutboxEmail.resent_after_unknown))
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return list(db.session.execute(
+        select(OutboxEmail).where(OutboxEmail.lease_owner == owner,
+                                  OutboxEmail.status == "sending")
+        .order_by(OutboxEmail.id)).scalars())
+
+
+def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> None:
+    try:
+        settings = smtp_settings_for(agency_id)
+    except (MailNotConfigured, MailSecretError) as problem:
+        # Nothing can be sent until an administrator fixes the settings: wait, do not fail.
+        pause(agency_id, None, str(problem))
+        _release(rows)
+        report.paused = True
+        return
+    copies = db.session.execute(select(MailSettings.copies_email)
+                                .filter_by(agency_id=agency_id)).scalar_one()
+    ready = []
+    for row in rows:
+        message = _prepare(row, settings, report)
+        if message is not None:
+            ready.append((row, message))
+    db.session.commit()
+    if not ready:
+        return
+    try:
+        session = open_session(settings)
+    except SmtpError as error:
+        _connection_failed(agency_id, [row for row, _ in ready], error, report)
+        return
+    with session:
+        for index, (row, message) in enumerate(ready):
+            if not _send_one(session, row, message, settings, copies, report):
+                _release([r for r, _ in ready[index + 1:]])
+                break
+
+
+def _prepare(row: OutboxEmail, settings, report: SendReport):
+    now = utcnow()
+    if row.expires_at and now >= row.expires_at:
+        _finish(row, "failed", reason=reasons.TOO_LATE)
+        report.failed += 1
+        return None
+    if not row.to_address:
+        _finish(row, "skipped", reason=reasons.NO_RECIPIENT)
+        report.skipped += 1
+        return None
+    try:
+        rendered = render_email(row.agency_id, row.kind, row.language, row.context)
+    except TemplateMissing:
+        _finish(row, "skipped", reason=reasons.NO_TEMPLATE)
+        report.skipped += 1
+        return None
+    row.subject = rendered.subject[:500]
+    message = compose_message(settings, row.to_address, rendered.subject, rendered.text,
+                              rendered.html)
+    row.message_id = str(message["Message-ID"])
+    return message
+
+
+def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies: str,
+              report: SendReport) -> bool:
+    """Send one row and record the outcome at once; False when the connection is unusable."""
+    # Copies (S9) are an extra envelope recipient: the client's headers never show them.
+    recipients = [row.to_address] + ([copies] if copies and copies != row.to_address else [])
+    try:
+        reply = session.send(message, envelope_sender(settings, row.to_address), recipients)
+    except SmtpError as error:
+        return _send_failed(row, error, report)
+    if row.to_address in reply.refused:
+        code, text = reply.refused[row.to_address]
+        _retry_or_fail(row, code, text, "recipient_rejected", temporary=400 <= code < 500,
+                       report=report)
+    else:
+        row.last_code, row.last_reply, row.hint_code = reply.code, reply.reply, None
+        row.attempts += 1
+        _finish(row, "sent")
+        row.sent_at = utcnow()
+        report.sent += 1
+    db.session.commit()
+    return True
+
+
+def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool:
+    if error.step == "data" and error.code is None:
+        # The server may have delivered it: mark unknown and resend once, later (RFC 1047).
+        row.attempts += 1
+        _record_reply(row, error)
+        row.status, row.status_reason = "unknown", reasons.CONNECTION_LOST_AFTER_DATA
+        row.next_attempt_at = utcnow() + UNKNOWN_RESEND_AFTER
+        row.lease_owner = row.lease_until = None
+        report.unknown += 1
+        db.session.commit()
+        return False
+    if error.hint.code in PAUSING_HINTS:
+        pause(row.agency_id, error.hint.code, error.reply)
+        _release([row])
+        report.paused = True
+        return False
+    _retry_or_fail(row, error.code, error.reply, error.hint.code, temporary=error.temporary,
+                   report=report)
+    db.session.commit()
+    return error.code is not None  # no reply code: the connection is gone
+
+
+def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError,
+                       report: SendReport) -> None:
+    if error.hint.code in PAUSING_HINTS:
+        pause(agency_id, error.hint.code, error.reply)
+        _release(rows)
+        report.paused = True
+        return
+    for row in rows:
+        _retry_or_fail(row, error.code, error.reply, error.hint.code,
+                       temporary=error.temporary, report=report)
+    db.session.commit()
+
+
+def _retry_or_fail(row: OutboxEmail, code, reply: str, hint_code: str, *, temporary: bool,
+                   report: SendReport) -> None:
+    row.attempts += 1
+    row.last_code, row.last_reply, row.hint_code = code, reply or "", hint_code
+    now = utcnow()
+    if not temporary:
+        _finish(row, "failed", reason=reasons.REFUSED)
+        report.failed += 1
+        return
+    retry_at = now + backoff(row.attempts)
+    too_late = row.expires_at is not None and retry_at >= row.expires_at
+    if retry_at - row.created_at > GIVE_UP_AFTER or too_late:
+        _finish(row, "failed", reason=reasons.GAVE_UP)
+        report.failed += 1
+        return
+    row.status, row.status_reason = "queued", reasons.WILL_RETRY
+    row.next_attempt_at = retry_at
+    row.lease_owner = row.lease_until = None
+    report.retrying += 1
+
+
+def backoff(attempts: int) -> timedelta:
+    """60 s doubling up to an hour, with ±20 % jitter so a recovering server is not hit at once."""
+    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    return base * random.uniform(0.8, 1.2)
+
+
+def _record_reply(row: OutboxEmail, error: SmtpError) -> None:
+    row.last_code, row.last_reply, row.hint_code = error.code, error.reply or "", error.hint.code
+
+
+def _finish(row: OutboxEmail, status: str, reason: str = "") -> None:
+    row.status, row.status_reason = status, reason
+    row.lease_owner = row.lease_until = None
+
+
+def _release(rows: list[OutboxEmail]) -> None:
+    """Give rows back untouched: they were never handed to the server."""
+    for row in rows:
+        row.status, row.lease_owner, row.lease_until = "queued", None, None
+    db.session.commit()
+
+
+def is_paused(agency_id: int) -> bool:
+    return db.session.execute(select(SendingPause.id).filter_by(agency_id=agency_id)).first() is not None
+
+
+def pause(agency_id: int, hint_code: str | None, reply: str) -> None:
+    if not is_paused(agency_id):
+        db.session.add(SendingPause(agency_id=agency_id, hint_code=hint_code, reply=reply or ""))
+    db.session.commit()
+
+
+def resume(agency_id: int) -> bool:
+    """Lift a pause (a test email just succeeded) and send what waited; True if one was lifted."""
+    pause_row = db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    if pause_row is None:
+        return False
+    db.session.delete(pause_row)
+    db.session.commit()
+    wake(agency_id)
+    return True

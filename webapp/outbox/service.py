@@ -1,0 +1,68 @@
+"""Writing outbox rows inside the caller's transaction, and waking the sender after commit."""
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from webapp.extensions import db
+from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
+from webapp.models import OutboxEmail
+from webapp.models.types import utcnow
+
+# While this flag is set a send job for the agency is queued and will see every row committed
+# before it starts; it expires by itself so a lost job cannot silence an agency for long.
+WAKE_FLAG = "outbox:wake:{agency_id}"
+WAKE_FLAG_TTL = 300
+
+
+def queue_email(agency_id: int, kind: str, to_address: str, context: dict, dedupe_key: str, *,
+                language: str = "ru", not_before: datetime | None = None,
+                expires_at: datetime | None = None) -> bool:
+    """Add an email to the outbox in the current transaction; False if that dedupe key exists.
+
+    INSERT ... ON CONFLICT DO NOTHING makes replays and concurrent schedulers harmless on
+    SQLite and PostgreSQL alike, without a savepoint.
+    """
+    now = utcnow()
+    values = dict(agency_id=agency_id, kind=kind, to_address=to_address, context=context,
+                  dedupe_key=dedupe_key, language=language, status="queued", status_reason="",
+                  attempts=0, next_attempt_at=not_before or now, expires_at=expires_at,
+                  resent_after_unknown=False, subject="", last_reply="", created_at=now,
+                  updated_at=now)
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxEmail).values(**values).on_conflict_do_nothing(
+        index_elements=["agency_id", "dedupe_key"])
+    return db.session.execute(statement).rowcount == 1
+
+
+def wake(agency_id: int) -> bool:
+    """Make sure a send job for the agency is queued; call after the rows are committed."""
+    from webapp.jobs import send_outbox
+    connection = redis_connection()
+    if not connection.set(WAKE_FLAG.format(agency_id=agency_id), 1, nx=True, ex=WAKE_FLAG_TTL):
+        return False
+    get_queue(MAIL_QUEUE).enqueue(send_outbox, agency_id, result_ttl=0, failure_ttl=86400)
+    return True
+
+
+def clear_wake(agency_id: int) -> None:
+    """Called by the send job before it claims rows, so later commits queue a new job."""
+    redis_connection().delete(WAKE_FLAG.format(agency_id=agency_id))
+
+
+def due_condition(now: datetime):
+    """Rows a sender may take now: queued and due, one resend of an unknown, expired leases."""
+    return or_(
+        and_(OutboxEmail.status == "queued", OutboxEmail.next_attempt_at <= now),
+        and_(OutboxEmail.status == "unknown", OutboxEmail.resent_after_unknown.is_(False),
+             OutboxEmail.next_attempt_at <= now),
+        and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now),
+    )
+
+
+def sweep(now: datetime | None = None) -> int:
+    """Wake every agency with due rows: retries whose time came, rows of crashed workers, and
+    rows whose after-commit wake was lost. Returns how many agencies were woken."""
+    agency_ids = db.session.execute(
+        select(OutboxEmail.agency_id).where(due_condition(now or utcnow())).distinct()).scalars()
+    return sum(wake(agency_id) for agency_id in agency_ids)

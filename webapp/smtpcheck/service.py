@@ -1,0 +1,135 @@
+"""Test-email runs: started from the page or the CLI, executed by an RQ job, streamed through Redis."""
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
+from webapp.mailsettings.service import smtp_settings_for
+from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
+from webapp.models.types import utcnow
+from webapp.smtpcheck.engine import run_test
+from webapp.smtpcheck.hints import hint_for
+
+STREAM = "testrun:{run_id}"
+# A finished run's stream stays for late or reconnecting subscribers, then goes.
+STREAM_TTL = 3600
+RATE_WINDOW = timedelta(hours=1)
+
+
+class TestRunRefused(Exception):
+    """A run cannot start: the message says why, `field` names the setting to fill."""
+
+    __test__ = False
+
+    def __init__(self, message, *, field: str | None = None, status: int = 400):
+        super().__init__(str(message))
+        self.message, self.field, self.status = message, field, status
+
+
+def start_test_run(agency: Agency, user: User | None) -> TestRun:
+    """Record a run and queue its job; refuses past the hourly limit or without an agency address."""
+    from flask_babel import lazy_gettext as _l
+    if not agency.email:
+        raise TestRunRefused(_l("Agency email: fill it in first, the test email is sent there."),
+                             field="agency_email")
+    limit = current_app.config["TEST_EMAIL_RUNS_PER_HOUR"]
+    if runs_in_last_hour(agency.id) >= limit:
+        raise TestRunRefused(
+            _l("Too many test emails: at most %(limit)d an hour. Try again later.", limit=limit),
+            status=429)
+    run = TestRun(id=secrets.token_hex(16), agency_id=agency.id,
+                  user_id=user.id if user else None, to_address=agency.email,
+                  settings_snapshot=settings_snapshot(agency.mail_settings))
+    db.session.add(run)
+    db.session.commit()
+    from webapp.jobs import run_test_email
+    get_queue(MAIL_QUEUE).enqueue(run_test_email, run.id, job_id=f"testrun-{run.id}",
+                                  result_ttl=0, failure_ttl=86400)
+    return run
+
+
+def runs_in_last_hour(agency_id: int) -> int:
+    return db.session.execute(
+        select(func.count(TestRun.id)).where(TestRun.agency_id == agency_id,
+                                             TestRun.created_at > utcnow() - RATE_WINDOW)).scalar_one()
+
+
+def settings_snapshot(settings: MailSettings) -> dict:
+    """What the run was made with, for the record; the password only as set / not set."""
+    return {"host": settings.host, "port": settings.port, "security": settings.security,
+            "login": settings.login, "password_set": bool(settings.password_encrypted),
+            "sender_address": settings.sender_address, "sender_name": settings.sender_name}
+
+
+def execute_test_run(run_id: str) -> TestRun:
+    """The job's work: send the test email step by step, publishing each step as it happens."""
+    run = db.session.get(TestRun, run_id)
+    if run is None or run.finished_at is not None:
+        return run  # already done: a retried job changes nothing
+    agency = db.session.get(Agency, run.agency_id)
+    result = run_test(smtp_settings_for(run.agency_id), run.to_address, language=agency.locale,
+                      on_step=lambda step: publish(run_id, "step", step.as_dict()))
+    run.steps = [step.as_dict() for step in result.steps]
+    run.ok, run.failed_step = result.ok, result.failed_step
+    run.hint_code = result.hint.code if result.hint else None
+    run.hint_reply = (result.hint.reply if result.hint else "")[:1000]
+    run.finished_at = utcnow()
+    db.session.commit()
+    publish(run_id, "result", {"ok": run.ok})
+    publish(run_id, "done", {})
+    if run.ok:
+        from webapp.outbox.sender import resume
+        resume(run.agency_id)  # the settings work again: send what waited
+    return run
+
+
+def publish(run_id: str, event: str, data: dict) -> None:
+    key = STREAM.format(run_id=run_id)
+    connection = redis_connection()
+    connection.xadd(key, {"event": event, "data": json.dumps(data, ensure_ascii=False)})
+    connection.expire(key, STREAM_TTL)
+
+
+def read_events(run_id: str, after: str = "0", block_ms: int | None = None) -> list[tuple[str, str, dict]]:
+    """Events after the stream id `after` ("0": from the start): (id, event, data)."""
+    answer = redis_connection().xread({STREAM.format(run_id=run_id): after}, block=block_ms)
+    events = []
+    for _key, entries in answer or []:
+        for entry_id, fields in entries:
+            events.append((entry_id.decode(), fields[b"event"].decode(),
+                           json.loads(fields[b"data"])))
+    return events
+
+
+def last_run(agency_id: int) -> TestRun | None:
+    return db.session.execute(
+        select(TestRun).where(TestRun.agency_id == agency_id, TestRun.finished_at.is_not(None))
+        .order_by(TestRun.created_at.desc()).limit(1)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TestEmailStatus:
+    """What the mail-settings page shows about testing: the last run and a sending pause."""
+
+    __test__ = False
+    last_run: TestRun | None
+    last_hint: object
+    pause: SendingPause | None
+    pause_hint: object
+
+
+def test_email_status(agency_id: int) -> TestEmailStatus:
+    run = last_run(agency_id)
+    pause = db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    return TestEmailStatus(
+        last_run=run, last_hint=run_hint(run) if run else None, pause=pause,
+        pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None)
+
+
+def run_hint(run: TestRun):
+    return hint_for(run.hint_code, reply=run.hint_reply) if run.hint_code else None
