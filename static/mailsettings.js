@@ -53,4 +53,12 @@
       host.dispatchEvent(new Event("change", { bubbles: true }));
     });
   }
+
+  // A hint's "go to the field to change" link ends in #field: put the cursor there.
+  function focusFieldOfHash() {
+    var field = location.hash && document.getElementById(location.hash.slice(1));
+    if (field && field.form === form) { field.focus(); }
+  }
+  window.addEventListener("hashchange", focusFieldOfHash);
+  focusFieldOfHash();
 }());

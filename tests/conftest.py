@@ -73,6 +73,8 @@ def app_config(tmp_path, redis_url):
         "MAIL_SECRET_KEYS": Fernet.generate_key().decode(),
         "MAIL_ALLOW_PRIVATE_HOSTS": True,
         "MAIL_CATCHER_DIR": str(tmp_path / "caught"),
+        # Staff passwords: a cheap hash keeps hundreds of sign-ins fast; production keeps scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 

@@ -36,6 +36,7 @@ class Config:
     PUBLIC_URL = None
     WTF_CSRF_TIME_LIMIT = None
     TEST_EMAIL_RUNS_PER_HOUR = 10
+    PASSWORD_HASH_METHOD = "scrypt"
 
     def __init__(self, instance_path: str):
         env = os.environ

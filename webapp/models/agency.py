@@ -1,4 +1,5 @@
 """Agencies (the tenants) and their staff."""
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +22,7 @@ class Agency(db.Model):
 
 
 class User(UserMixin, db.Model):
+    __tablename__ = "staff_user"  # "user" is reserved in PostgreSQL
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -34,7 +36,8 @@ class User(UserMixin, db.Model):
     agency = relationship("Agency", back_populates="users")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

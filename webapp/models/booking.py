@@ -33,6 +33,7 @@ class Client(db.Model):
 class Order(db.Model):
     """A booking as the engine last described it: the source of order-change emails and deadlines."""
 
+    __tablename__ = "booking_order"  # "order" is reserved in SQL
     __table_args__ = (UniqueConstraint("agency_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,7 +35,7 @@ class MailSettingsChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     # None when an operator changed the settings from the command line (source "cli").
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     source: Mapped[str] = mapped_column(String(16), default="web")  # web | cli
     at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     fields: Mapped[list] = mapped_column(JSON)

@@ -13,7 +13,7 @@ class TestRun(db.Model):
     # Random, so a run's stream URL cannot be guessed from another's.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     to_address: Mapped[str] = mapped_column(String(320))
     settings_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     steps: Mapped[list] = mapped_column(JSON, default=list)
