@@ -1,6 +1,8 @@
 """The test email from the mail-settings page: a run, its live stream, its stored result."""
+import email
 import json
 import re
+from email import policy
 
 from conftest import flask_cli, sign_in
 from outbox_helpers import point_agency_at
@@ -150,3 +152,12 @@ def test_cli_uses_an_agencys_saved_settings(app, agency, flask_env, smtp_server)
     result = flask_cli(flask_env, "mail", "test", "--agency", agency.slug, "--json")
     assert result.returncode == 0, result.stderr
     assert server.handler.received[0].rcpt_tos == [agency.email]
+
+
+def test_the_test_email_uses_the_agencys_template(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    _start(admin_client)
+    run_worker()
+    message = email.message_from_bytes(server.handler.received[0].content, policy=policy.default)
+    assert message["Subject"] == "Тестовое письмо от Alpha"

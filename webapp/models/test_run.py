@@ -20,6 +20,7 @@ class TestRun(db.Model):
     ok: Mapped[bool | None]
     failed_step: Mapped[str | None] = mapped_column(String(20))
     hint_code: Mapped[str | None] = mapped_column(String(40))
+    hint_variant: Mapped[str | None] = mapped_column(String(40))
     hint_reply: Mapped[str] = mapped_column(String(1000), default="")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     finished_at = mapped_column(UTCDateTime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.message import EmailMessage
 from dataclasses import dataclass
 
 from webapp.smtpcheck.connection import SmtpError, SmtpSettings, Step, open_session
@@ -38,8 +39,11 @@ def run_test(
     *,
     language: str = "ru",
     on_step: Callable[[Step], None] | None = None,
+    message: EmailMessage | None = None,
 ) -> TestResult:
-    """Send the test email step by step; network and SMTP failures end up in the result, not raised."""
+    """Send the test email step by step; network and SMTP failures end up in the result, not raised.
+
+    `message` is the agency's own test email; without it, the built-in one in `language`."""
     steps: list[Step] = []
 
     def record(step: Step) -> None:
@@ -47,7 +51,7 @@ def run_test(
         if on_step is not None:
             on_step(step)
 
-    message = build_test_message(settings, to_address, language)
+    message = message or build_test_message(settings, to_address, language)
     try:
         with open_session(settings, on_step=record) as session:
             session.send(message, envelope_sender(settings, to_address), [to_address])

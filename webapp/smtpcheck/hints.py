@@ -9,6 +9,7 @@ import ssl
 from dataclasses import dataclass, replace
 from functools import cache
 
+from flask import current_app, has_app_context
 from flask_babel import LazyString, lazy_gettext as _l
 
 from webapp.smtpcheck.guard import HostNotAllowed
@@ -29,6 +30,7 @@ class Hint:
     fix: LazyString
     field: str | None
     reply: str = ""  # the server's raw reply; what `unknown` has to show
+    variant: str | None = None  # which wording of the code: stored with a run to show it again
 
     def as_dict(self) -> dict:
         return {
@@ -231,9 +233,14 @@ _VARIANTS: dict[tuple[str, str], dict] = {
 }
 
 
-@cache
 def default_ehlo_name() -> str:
-    """This installation's host name, as it introduces itself in EHLO."""
+    """This installation's host name, as it introduces itself in EHLO: MAIL_EHLO_NAME, else the FQDN."""
+    configured = current_app.config.get("MAIL_EHLO_NAME") if has_app_context() else None
+    return configured or _fqdn()
+
+
+@cache
+def _fqdn() -> str:
     return socket.getfqdn()
 
 
@@ -244,7 +251,8 @@ def _fill(text: LazyString, params: dict) -> LazyString:
 
 def hint_for(code: str, *, variant: str | None = None, ehlo_name: str | None = None, reply: str = "") -> Hint:
     """The catalogue's hint for a code, with its placeholders filled."""
-    hint = replace(CATALOGUE[code], **_VARIANTS.get((code, variant), {}), reply=reply)
+    hint = replace(CATALOGUE[code], **_VARIANTS.get((code, variant), {}), reply=reply,
+                   variant=variant if (code, variant) in _VARIANTS else None)
     params = {"ehlo_name": ehlo_name or default_ehlo_name(), "reply": reply}
     return replace(hint, detail=_fill(hint.detail, params), fix=_fill(hint.fix, params))
 

@@ -12,8 +12,11 @@ from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
 from webapp.mailsettings.service import smtp_settings_for
 from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
 from webapp.models.types import utcnow
+from webapp.mailtemplates.render import TemplateMissing, render_email
+from webapp.notification_kinds import TEST_EMAIL
 from webapp.smtpcheck.engine import run_test
 from webapp.smtpcheck.hints import hint_for
+from webapp.smtpcheck.message import compose_message
 
 STREAM = "testrun:{run_id}"
 # A finished run's stream stays for late or reconnecting subscribers, then goes.
@@ -72,11 +75,14 @@ def execute_test_run(run_id: str) -> TestRun:
     if run is None or run.finished_at is not None:
         return run  # already done: a retried job changes nothing
     agency = db.session.get(Agency, run.agency_id)
-    result = run_test(smtp_settings_for(run.agency_id), run.to_address, language=agency.locale,
+    settings = smtp_settings_for(run.agency_id)
+    result = run_test(settings, run.to_address, language=agency.locale,
+                      message=_agency_test_message(settings, agency, run.to_address),
                       on_step=lambda step: publish(run_id, "step", step.as_dict()))
     run.steps = [step.as_dict() for step in result.steps]
     run.ok, run.failed_step = result.ok, result.failed_step
     run.hint_code = result.hint.code if result.hint else None
+    run.hint_variant = result.hint.variant if result.hint else None
     run.hint_reply = (result.hint.reply if result.hint else "")[:1000]
     run.finished_at = utcnow()
     db.session.commit()
@@ -86,6 +92,16 @@ def execute_test_run(run_id: str) -> TestRun:
         from webapp.outbox.sender import resume
         resume(run.agency_id)  # the settings work again: send what waited
     return run
+
+
+def _agency_test_message(settings, agency: Agency, to_address: str):
+    """The agency's test-email template; None (the built-in text) when it has none that works,
+    because the test is about the connection and must not fail on a template."""
+    try:
+        rendered = render_email(agency.id, TEST_EMAIL, agency.locale, {})
+    except TemplateMissing:
+        return None
+    return compose_message(settings, to_address, rendered.subject, rendered.text, rendered.html)
 
 
 def publish(run_id: str, event: str, data: dict) -> None:
@@ -132,4 +148,6 @@ def test_email_status(agency_id: int) -> TestEmailStatus:
 
 
 def run_hint(run: TestRun):
-    return hint_for(run.hint_code, reply=run.hint_reply) if run.hint_code else None
+    if not run.hint_code:
+        return None
+    return hint_for(run.hint_code, variant=run.hint_variant, reply=run.hint_reply)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: cd73f3186d1e
+Revision ID: 630ecc3298b3
 Revises: 
-Create Date: 2026-11-26 10:35:39.213380
+Create Date: 2026-11-26 10:39:35.521539
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import webapp.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = 'cd73f3186d1e'
+revision = '630ecc3298b3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -206,6 +206,7 @@ def upgrade():
     sa.Column('ok', sa.Boolean(), nullable=True),
     sa.Column('failed_step', sa.String(length=20), nullable=True),
     sa.Column('hint_code', sa.String(length=40), nullable=True),
+    sa.Column('hint_variant', sa.String(length=40), nullable=True),
     sa.Column('hint_reply', sa.String(length=1000), nullable=False),
     sa.Column('created_at', webapp.models.types.UTCDateTime(), nullable=False),
     sa.Column('finished_at', webapp.models.types.UTCDateTime(), nullable=True),
