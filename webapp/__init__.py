@@ -32,6 +32,8 @@ def create_app(config=None) -> Flask:
     app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"])
 
     from webapp import models  # noqa: F401  (registers the tables with SQLAlchemy)
+    from webapp.security import init_security_headers
+    init_security_headers(app)
     _register_blueprints(app)
     _register_cli(app)
     return app

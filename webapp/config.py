@@ -35,6 +35,12 @@ class Config:
     # host the booking engine called the API on.
     PUBLIC_URL = None
     WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    # Failed sign-ins allowed per address (and ten times that per client IP) per window.
+    SIGN_IN_FAILURES_ALLOWED = 5
+    SIGN_IN_WINDOW_SECONDS = 900
     TEST_EMAIL_RUNS_PER_HOUR = 10
     PASSWORD_HASH_METHOD = "scrypt"
 
@@ -62,7 +68,6 @@ class ProductionConfig(Config):
     PRODUCTION = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    SESSION_COOKIE_SAMESITE = "Lax"
 
     def __init__(self, instance_path: str):
         missing = [name for name in ("SECRET_KEY", "MAIL_SECRET_KEYS", "DATABASE_URL")
