@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 missing=()
 for pair in redis-server:redis-server ${EXTRA_APT:-}; do
   cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  # Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
+  command -v "$cmd" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null \
+    || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else

@@ -1,5 +1,6 @@
-"""Shared fixtures: a real redis-server per session, an app on its own SQLite file per test,
-agencies and staff, a signed-in client, an in-process RQ worker."""
+"""Shared fixtures: a real redis-server per session, an app on its own SQLite file per test (or
+on the emptied PostgreSQL database of TEST_DATABASE_URL), agencies and staff, a signed-in client,
+an in-process RQ worker."""
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
 from rq import SimpleWorker
+from sqlalchemy import MetaData
 
 from webapp import create_app
 from webapp.agencies.service import create_agency
@@ -21,7 +23,7 @@ from webapp.auth.service import create_user
 from webapp.extensions import db
 from webapp.jobs import all_queues, redis_connection
 
-pytest_plugins = ["fixtures_smtp"]
+pytest_plugins = ["fixtures_smtp", "fixtures_dns", "api_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -33,16 +35,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A private redis-server on a free loopback port for the whole run."""
+def start_redis(directory, *settings: str) -> tuple[subprocess.Popen, str]:
+    """Start a private redis-server on a free loopback port; returns the process and its URL."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: run ./test, which installs it"
     port = free_port()
-    directory = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
-         "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+         "--loglevel", "warning", *settings],
         stdout=subprocess.DEVNULL)
     client = Redis(port=port)
     deadline = time.monotonic() + 10
@@ -55,7 +55,16 @@ def redis_url(tmp_path_factory):
                 process.kill()
                 raise
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private redis-server for the whole run, set up as production should be (an append-only
+    file, no eviction), so pages show no Redis warning."""
+    process, url = start_redis(tmp_path_factory.mktemp("redis"), "--save", "",
+                               "--appendonly", "yes", "--appendfsync", "no")
+    yield url
     process.terminate()
     process.wait(10)
 
@@ -78,16 +87,28 @@ def app_config(tmp_path, redis_url):
     }
 
 
+def empty_database() -> None:
+    """Drop every table, also those only a migration makes (alembic_version): TEST_DATABASE_URL
+    is one PostgreSQL database shared by all the tests."""
+    db.session.remove()
+    with db.engine.begin() as connection:
+        tables = MetaData()
+        tables.reflect(connection)
+        tables.drop_all(connection)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
     with app.app_context():
-        db.drop_all()
+        empty_database()
         db.create_all()
         redis_connection().flushdb()
         yield app
-        db.session.remove()
-        db.drop_all()
+        empty_database()
+        # Each test's app has its own engine: close its pooled connections, or PostgreSQL runs
+        # out of them after a few hundred tests.
+        db.engine.dispose()
 
 
 @pytest.fixture

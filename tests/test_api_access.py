@@ -2,7 +2,7 @@
 operators issue tokens, each shown once."""
 import re
 
-from api_fixtures import ORDER, Engine, engine, outbox  # noqa: F401  (fixture)
+from api_fixtures import ORDER, Engine, outbox
 from conftest import flask_cli, sign_in
 from webapp import create_app
 from webapp.api.service import issue_token

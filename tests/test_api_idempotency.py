@@ -2,7 +2,7 @@
 nothing happens twice; without one, each email still goes out once."""
 from datetime import timedelta
 
-from api_fixtures import ORDER, Engine, engine, outbox  # noqa: F401  (fixture)
+from api_fixtures import ORDER, Engine, outbox
 from webapp.api.service import issue_token, request_fingerprint
 from webapp.extensions import db
 from webapp.models import Client, IdempotencyRecord

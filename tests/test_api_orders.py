@@ -2,7 +2,7 @@
 problems to the agency (S8), each email once however often the engine repeats itself."""
 from datetime import datetime, timezone
 
-from api_fixtures import ORDER, engine, outbox  # noqa: F401  (fixture)
+from api_fixtures import ORDER, outbox
 from webapp.api.openapi import document
 from webapp.extensions import db
 from webapp.models import Order

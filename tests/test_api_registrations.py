@@ -2,7 +2,7 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from api_fixtures import engine, outbox  # noqa: F401  (fixture)
+from api_fixtures import outbox
 from webapp.bookings.service import client_for_token
 from webapp.extensions import db
 from webapp.models import Client

@@ -2,7 +2,7 @@
 OpenAPI document says what the validation does."""
 import pytest
 
-from api_fixtures import ORDER, engine, outbox  # noqa: F401  (fixture)
+from api_fixtures import ORDER, outbox
 from webapp.api import schemas
 from webapp.api.openapi import document
 from webapp.extensions import db

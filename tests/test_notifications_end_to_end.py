@@ -5,7 +5,7 @@ from email import policy
 
 import pytest
 
-from api_fixtures import ORDER, engine  # noqa: F401  (fixture)
+from api_fixtures import ORDER
 from outbox_helpers import point_agency_at
 from webapp.bookings.service import client_for_token
 from webapp.extensions import db

@@ -32,8 +32,10 @@ def create_app(config=None) -> Flask:
     app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"])
 
     from webapp import models  # noqa: F401  (registers the tables with SQLAlchemy)
+    from webapp.errors import init_error_pages
     from webapp.security import init_security_headers
     init_security_headers(app)
+    init_error_pages(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
@@ -57,10 +59,14 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.mailtemplates.views import bp as templates_bp
     from webapp.main.views import bp as main_bp
     from webapp.smtpcheck.views import bp as smtpcheck_bp
+    from webapp.registration.views import bp as registration_bp
+    from webapp.schedule.views import bp as schedule_bp
     from webapp.staff.views import bp as staff_bp
+    from webapp.troubleshoot.views import bp as troubleshoot_bp
 
     for blueprint in (main_bp, auth_bp, health_bp, staff_bp, mailsettings_bp,
-                      api_bp, api_access_bp, smtpcheck_bp, emaillog_bp, templates_bp):
+                      api_bp, api_access_bp, smtpcheck_bp, emaillog_bp, templates_bp, troubleshoot_bp,
+                      registration_bp, schedule_bp):
         app.register_blueprint(blueprint)
     if app.config["DEV_TOOLS"]:
         app.register_blueprint(catcher_bp)

@@ -6,13 +6,14 @@ import time
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from rq import SimpleWorker
+from rq.worker_pool import WorkerPool
 
 from webapp.agencies.service import AgencyError, create_agency, find_agency
 from webapp.api.service import issue_token
 from webapp.auth.service import StaffError, create_user
 from webapp.extensions import db
-from webapp.jobs import all_queues, redis_connection
+from webapp.health.service import redis_warnings
+from webapp.jobs import QUEUE_NAMES, MailWorker, all_queues, redis_connection
 
 agencies_cli = AppGroup("agencies", help="Create and manage agencies.")
 users_cli = AppGroup("users", help="Create staff accounts.")
@@ -26,6 +27,8 @@ def register(app: Flask) -> None:
     for group in (agencies_cli, users_cli, mail_cli):
         app.cli.add_command(group)
     from webapp.mailtemplates.cli import templates_cli
+    from webapp.schedule.cli import schedule_cli
+    app.cli.add_command(schedule_cli)
     app.cli.add_command(templates_cli)
     for command in (worker_command, catcher_command, demo_command):
         app.cli.add_command(command)
@@ -77,11 +80,27 @@ def users_create(email, agency_slug, admin, password_env, name):
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
-def worker_command(burst):
-    """Run an RQ worker on every queue, with RQ's scheduler for delayed jobs and retries."""
+@click.option("--pool", "processes", default=1, type=click.IntRange(min=1),
+              help="Worker processes to run; one per core is a good start.")
+def worker_command(burst, processes):
+    """Run RQ workers on every queue, with RQ's scheduler for delayed jobs and retries.
+
+    SIGTERM or Ctrl-C is a warm shutdown: each worker finishes the batch it is sending.
+    """
+    for warning in redis_warnings():
+        click.echo(f"warning: Redis has {warning['setting']} {warning['value']!r}, queued jobs can"
+                   f" be lost: set {warning['setting']} {warning['expected']}", err=True)
     # SimpleWorker runs jobs in this process with this app: ~5x the throughput of forking.
-    worker = SimpleWorker(all_queues(), connection=redis_connection())
-    worker.work(burst=burst, with_scheduler=True)
+    if processes == 1:
+        MailWorker(all_queues(), connection=redis_connection()).work(burst=burst,
+                                                                     with_scheduler=True)
+        return
+    # The pool forks its workers from this process: each must open database connections of its
+    # own, never share the parent's sockets.
+    engine = db.engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    WorkerPool(QUEUE_NAMES, connection=redis_connection(), num_workers=processes,
+               worker_class=MailWorker).start(burst=burst)
 
 
 @click.command("catcher")

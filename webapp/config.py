@@ -43,6 +43,8 @@ class Config:
     SIGN_IN_WINDOW_SECONDS = 900
     TEST_EMAIL_RUNS_PER_HOUR = 10
     PASSWORD_HASH_METHOD = "scrypt"
+    DNS_NAMESERVERS = ""
+    DNS_TIMEOUT = 3.0
 
     def __init__(self, instance_path: str):
         env = os.environ
@@ -59,6 +61,8 @@ class Config:
         self.MAIL_ALLOW_PRIVATE_HOSTS = _flag(
             env.get("MAIL_ALLOW_PRIVATE_HOSTS"), self.MAIL_ALLOW_PRIVATE_HOSTS)
         self.MAIL_EHLO_NAME = env.get("MAIL_EHLO_NAME", self.MAIL_EHLO_NAME)
+        self.DNS_NAMESERVERS = env.get("DNS_NAMESERVERS", self.DNS_NAMESERVERS)
+        self.DNS_TIMEOUT = float(env.get("DNS_TIMEOUT", self.DNS_TIMEOUT))
         self.PUBLIC_URL = env.get("PUBLIC_URL") or self.PUBLIC_URL
 
 

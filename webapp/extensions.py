@@ -1,10 +1,13 @@
 """Flask extensions: created once here, initialised in the app factory."""
+import sqlite3
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 db = SQLAlchemy(metadata=MetaData(naming_convention={
@@ -18,3 +21,14 @@ migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+
+
+@event.listens_for(Engine, "connect")
+def _let_sqlite_writers_wait(dbapi_connection, _record) -> None:
+    """Several workers on one SQLite file: WAL lets readers run beside the writer, and a writer
+    waits up to 30 s for the lock instead of failing at once with "database is locked"."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

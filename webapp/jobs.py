@@ -1,9 +1,10 @@
-"""RQ queues, the Redis connection, and how a job gets its app context."""
+"""RQ queues, the Redis connection, the worker class, and how a job gets its app context."""
 import functools
+import threading
 
 from flask import current_app, has_app_context
 from redis import Redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 
 # Every queue the workers listen on, in priority order: test emails and notifications first.
 MAIL_QUEUE = "mail"
@@ -11,6 +12,7 @@ DEFAULT_QUEUE = "default"
 QUEUE_NAMES = (MAIL_QUEUE, DEFAULT_QUEUE)
 
 _worker_app = None
+_stop_requested = threading.Event()
 
 
 def redis_connection() -> Redis:
@@ -23,6 +25,21 @@ def get_queue(name: str) -> Queue:
 
 def all_queues() -> list[Queue]:
     return [get_queue(name) for name in QUEUE_NAMES]
+
+
+class MailWorker(SimpleWorker):
+    """The worker `flask worker` runs: RQ's SimpleWorker, which also lets the job it is running
+    know that a warm shutdown (SIGTERM, Ctrl-C) was asked for."""
+
+    def request_stop(self, signum, frame):
+        _stop_requested.set()
+        super().request_stop(signum, frame)
+
+
+def stop_requested() -> bool:
+    """True once this worker is shutting down: a long job stops at its next safe point (after a
+    batch), so a deploy waits seconds, not for a whole job."""
+    return _stop_requested.is_set()
 
 
 def in_app_context(func):
@@ -64,3 +81,15 @@ def sweep_outbox() -> int:
 def run_test_email(run_id: str) -> None:
     from webapp.smtpcheck.service import execute_test_run
     execute_test_run(run_id)
+
+
+@in_app_context
+def run_troubleshooting(run_id: str) -> None:
+    from webapp.troubleshoot.service import execute_run
+    execute_run(run_id)
+
+
+@in_app_context
+def schedule_tick() -> dict:
+    from webapp.schedule.service import tick
+    return tick()

@@ -1,5 +1,8 @@
-"""Redirect targets taken from requests: only ever paths of this site (no open redirect)."""
+"""This site's addresses: redirect targets taken from requests (only ever paths of this site, no
+open redirect) and the public address that emailed links point to."""
 from urllib.parse import urlsplit
+
+from flask import current_app, request
 
 
 def local_url(target: str | None, default: str) -> str:
@@ -7,3 +10,8 @@ def local_url(target: str | None, default: str) -> str:
             and not urlsplit(target).netloc:
         return target
     return default
+
+
+def public_url() -> str:
+    """Where people reach this installation: PUBLIC_URL, else the host this request came to."""
+    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")

@@ -2,7 +2,7 @@
 import functools
 import json
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from webapp.api import openapi, schemas
@@ -13,6 +13,7 @@ from webapp.auth.access import admin_required
 from webapp.bookings import service as bookings
 from webapp.extensions import csrf
 from webapp.tenancy import current_agency
+from webapp.urls import public_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The engine authenticates with its bearer token on every request; no browser session is involved.
@@ -97,11 +98,6 @@ def _json_body():
         raise schemas.PayloadError({"body": f"not valid JSON: {error}"}, 400) from None
 
 
-def _public_url() -> str:
-    """Where people reach this installation: PUBLIC_URL, else the host this request came to."""
-    return (current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
-
-
 def _json(body: dict, status: int, headers: dict | None = None):
     return make_response(body, status, headers or {})
 
@@ -111,18 +107,16 @@ def limit_body():
     request.max_content_length = MAX_BODY
 
 
-@bp.app_errorhandler(HTTPException)
-def api_errors_as_json(error: HTTPException):
-    """Machine clients get JSON for every error under /api/, including unknown paths."""
-    if not request.path.startswith(bp.url_prefix + "/"):
-        return error
+def api_error(error: HTTPException):
+    """Machine clients get JSON for every error under /api/, including unknown paths
+    (webapp/errors.py sends them here)."""
     return _json({"errors": {"request": error.description}}, error.code)
 
 
 @bp.post("/registrations")
 @api_endpoint(schemas.REGISTRATION)
 def register(agency, payload):
-    client = bookings.register_client(agency, **payload, site_url=_public_url())
+    client = bookings.register_client(agency, **payload, site_url=public_url())
     return {"id": client.id, "login": client.login, "status": client.status}, 201
 
 
@@ -154,7 +148,7 @@ def openapi_document():
 @bp.get("/docs")
 def docs():
     return render_template("api/docs.html", document=openapi.document(),
-                           api_url=_public_url() + bp.url_prefix)
+                           api_url=public_url() + bp.url_prefix)
 
 
 @access_bp.get("/api-access")
@@ -175,4 +169,4 @@ def rotate_token():
 
 def _access_page(new_token: str | None = None) -> str:
     return render_template("api/access.html", token=token_status(current_agency().id),
-                           new_token=new_token, api_url=_public_url() + bp.url_prefix)
+                           new_token=new_token, api_url=public_url() + bp.url_prefix)

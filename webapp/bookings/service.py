@@ -12,6 +12,7 @@ from webapp.mailsettings.service import settings_view
 from webapp.models import Agency, Client, Order
 from webapp.models.types import utcnow
 from webapp.outbox.service import queue_email, wake
+from webapp.schedule.due import registration_expiry, reschedule
 
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
@@ -36,18 +37,19 @@ class Conflict(BookingError):
 
 def register_client(agency: Agency, login: str, email: str, name: str, *, site_url: str) -> Client:
     """A new unconfirmed client, emailed a link to `site_url`/confirm/TOKEN (S4)."""
+    expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
+    registered_at = utcnow()
     client = Client(agency_id=agency.id, login=login, email=email, name=name,
-                    status="unconfirmed", registered_at=utcnow())
+                    status="unconfirmed", registered_at=registered_at,
+                    expires_at=registration_expiry(registered_at, expiry_minutes))
     # The unique index on live logins decides, so two registrations at once cannot both win.
     _insert(client, Conflict("login", "this login is already registered"))
-    expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
-    # A link that no longer works is not worth sending.
-    expires_at = client.registered_at + timedelta(minutes=expiry_minutes) if expiry_minutes else None
     queue_email(
         agency.id, kinds.REGISTRATION_CONFIRMATION, client.email,
         {"client_name": client.name, "login": client.login, "expiry_minutes": expiry_minutes,
          "confirm_url": f"{site_url.rstrip('/')}/confirm/{confirmation_token(client)}"},
-        f"registration:{client.id}", language=agency.locale, expires_at=expires_at)
+        # A link that no longer works is not worth sending.
+        f"registration:{client.id}", language=agency.locale, expires_at=client.expires_at)
     _commit_and_wake(agency.id)
     return client
 
@@ -74,6 +76,7 @@ def create_order(agency: Agency, number: str, client_email: str, client_name: st
                   client_name=client_name, status=status, paid=paid, data_complete=data_complete,
                   payment_time_limit=payment_time_limit, data_deadline=data_deadline,
                   utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
+    reschedule(order, settings_view(agency))
     _insert(order, Conflict("number", "an order with this number exists"))
     db.session.commit()
     return order
@@ -101,8 +104,10 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
         order.utc_offset_minutes = offset
     order.revision += 1
     order.change_summary = change_summary
+    settings = settings_view(agency)
+    reschedule(order, settings)
     queued = False
-    if settings_view(agency).order_change_emails:
+    if settings.order_change_emails:
         queued = queue_email(
             agency.id, kinds.ORDER_CHANGE, order.client_email,
             {"order_number": order.number, "client_name": order.client_name,

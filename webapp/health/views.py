@@ -1,9 +1,15 @@
-"""/healthz: JSON for load balancers and the run command."""
+"""/healthz: JSON for load balancers and the run command; the Redis warning on admin pages."""
 from flask import Blueprint, jsonify
 
-from webapp.health.service import check_health
+from webapp.health.service import check_health, redis_warnings
 
 bp = Blueprint("health", __name__)
+
+
+@bp.app_context_processor
+def inject_redis_warnings():
+    # A function, not its result: only the pages that show the banner (admins') pay for the check.
+    return {"redis_warnings": redis_warnings}
 
 
 @bp.route("/healthz")

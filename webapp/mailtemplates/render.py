@@ -195,14 +195,34 @@ def _compiled(kind: str, subject: str, body_text: str, body_html: str) -> _Compi
     return _CompiledEmail({part: compile_part(kind, part, sources[part]) for part in PARTS})
 
 
-def render_email(agency_id: int, kind: str, language: str, context: dict) -> RenderedEmail:
-    """The email of one notification, from the agency's enabled template in `language`.
+@dataclass(frozen=True)
+class AgencyTemplate:
+    """An agency's template of one kind and language, compiled: loaded once, renders a batch."""
+
+    kind: str
+    language: str
+    compiled: _CompiledEmail | None  # None for the fixed payment-problem text (S8)
+    agency_values: dict
+
+    def render(self, context: dict) -> RenderedEmail:
+        if self.compiled is None:
+            return _payment_problem(self.language, context)
+        try:
+            return self.compiled.render({**self.agency_values, **context})
+        except TemplateProblem as exc:
+            raise TemplateBroken(f"{self.kind}/{self.language}: {exc}") from exc
+
+
+def load_template(agency_id: int, kind: str, language: str) -> AgencyTemplate:
+    """The agency's enabled template of `kind` in `language`; TemplateMissing if there is none.
 
     No fallback to another language: a disabled template is how an agency stops a kind in a
     language, and a client who chose Russian should not get English instead (or the reverse).
     """
     if kind == kinds.PAYMENT_PROBLEM:
-        return _payment_problem(language, context)
+        if language not in PAYMENT_PROBLEM_TEXTS:
+            raise TemplateMissing(f"no payment-problem text in {language!r}")
+        return AgencyTemplate(kind, language, None, {})
     found = db.session.execute(
         db.select(EmailTemplate, Agency.name, Agency.email)
         .join(Agency, Agency.id == EmailTemplate.agency_id)
@@ -212,17 +232,20 @@ def render_email(agency_id: int, kind: str, language: str, context: dict) -> Ren
         raise TemplateMissing(f"no enabled {kind} template in {language!r}")
     row, agency_name, agency_email = found
     try:
-        email = _compiled(kind, row.subject, row.body_text, row.body_html)
-        return email.render({"agency_name": agency_name, "agency_email": agency_email or "",
-                             **context})
+        compiled = _compiled(kind, row.subject, row.body_text, row.body_html)
     except TemplateProblem as exc:
         raise TemplateBroken(f"{kind}/{language}: {exc}") from exc
+    return AgencyTemplate(kind, language, compiled,
+                          {"agency_name": agency_name, "agency_email": agency_email or ""})
+
+
+def render_email(agency_id: int, kind: str, language: str, context: dict) -> RenderedEmail:
+    """The email of one notification, from the agency's enabled template in `language`."""
+    return load_template(agency_id, kind, language).render(context)
 
 
 def _payment_problem(language: str, context: dict) -> RenderedEmail:
-    texts = PAYMENT_PROBLEM_TEXTS.get(language)
-    if texts is None:
-        raise TemplateMissing(f"no payment-problem text in {language!r}")
+    texts = PAYMENT_PROBLEM_TEXTS[language]
     body = texts.get(context.get("problem"))
     if body is None:
         raise TemplateBroken(f"unknown payment problem {context.get('problem')!r}")

@@ -8,6 +8,7 @@ SECTIONS = (
     ("email-log", "emaillog.index", _l("Email log")),
     ("troubleshooting", "troubleshoot.index", _l("Troubleshooting")),
     ("staff", "staff.staff_list", _l("Staff")),
+    ("schedule", "schedule.index", _l("Schedule")),
     ("api-access", "api_access.access", _l("API access")),
 )
 

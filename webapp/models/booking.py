@@ -17,6 +17,11 @@ class Client(db.Model):
         Index("uq_client_agency_id_login_live", "agency_id", "login", unique=True,
               sqlite_where=text("status != 'expired'"),
               postgresql_where=text("status != 'expired'")),
+        # S4's periodic job takes only the registrations whose expiry has come (O(due)); the
+        # index holds just the pending ones, since expires_at is cleared on confirm and expiry.
+        Index("ix_client_expires_at", "expires_at",
+              sqlite_where=text("expires_at IS NOT NULL"),
+              postgresql_where=text("expires_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,13 +33,26 @@ class Client(db.Model):
     registered_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     confirmed_at = mapped_column(UTCDateTime)
     expired_at = mapped_column(UTCDateTime)
+    # When this unconfirmed registration expires (registered_at + the agency's expiry); None with
+    # no expiry set and once confirmed or expired. Recomputed when the setting changes.
+    expires_at = mapped_column(UTCDateTime)
 
 
 class Order(db.Model):
     """A booking as the engine last described it: the source of order-change emails and deadlines."""
 
     __tablename__ = "booking_order"  # "order" is reserved in SQL
-    __table_args__ = (UniqueConstraint("agency_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "number"),
+        # The periodic rules take only the orders whose next email is due (O(due), not O(orders));
+        # partial, so the indexes hold just the pending orders.
+        Index("ix_booking_order_warn_due_at", "warn_due_at",
+              sqlite_where=text("warn_due_at IS NOT NULL"),
+              postgresql_where=text("warn_due_at IS NOT NULL")),
+        Index("ix_booking_order_data_due_at", "data_due_at",
+              sqlite_where=text("data_due_at IS NOT NULL"),
+              postgresql_where=text("data_due_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
@@ -53,6 +71,10 @@ class Order(db.Model):
     revision: Mapped[int] = mapped_column(default=0)
     # The last change's summary: the same summary again with nothing else changed is a replay.
     change_summary: Mapped[str] = mapped_column(Text, default="")
+    # When the time-limit warning (S6) and the data-deadline notification (S5) fall due; None when
+    # none is pending. Kept by webapp.schedule.due.reschedule, cleared by the tick that sends.
+    warn_due_at = mapped_column(UTCDateTime)
+    data_due_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 

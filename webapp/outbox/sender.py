@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, select, update
 
 from webapp.extensions import db
+from webapp.jobs import stop_requested
 from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
-from webapp.mailtemplates.render import TemplateMissing, render_email
+from webapp.mailtemplates.render import AgencyTemplate, TemplateMissing, load_template
 from webapp.models import MailSettings, OutboxEmail, SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
@@ -54,13 +55,24 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
     if is_paused(agency_id):
         report.paused = True
         return report
-    for _ in range(BATCHES_PER_JOB):
-        rows = claim_due(agency_id, now=now or utcnow())
-        if not rows:
-            return report
-        _send_batch(agency_id, rows, report)
-        if report.paused:
-            return report
+    session = db.session()
+    # Each row is committed once sent; re-reading every leased row after each commit (one SELECT
+    # a row) bought nothing, since nobody else writes rows leased to us. A batch starts from
+    # fresh data instead, so changed settings and templates count from the next batch.
+    session.expire_on_commit = False
+    try:
+        for _ in range(BATCHES_PER_JOB):
+            session.expire_all()
+            rows = claim_due(agency_id, now=now or utcnow())
+            if not rows:
+                return report
+            _send_batch(agency_id, rows, report)
+            if report.paused:
+                return report
+            if stop_requested():
+                break  # the worker is shutting down: another one takes the rest
+    finally:
+        session.expire_on_commit = True
     wake(agency_id)  # more is due: queue a fresh job behind the other agencies' jobs
     return report
 
@@ -72,12 +84,17 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
                   .where(OutboxEmail.agency_id == agency_id, due_condition(now))
                   .order_by(OutboxEmail.next_attempt_at).limit(limit))
     if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # Materialized, so the candidates are picked once: as a plain subquery PostgreSQL may
+        # rescan it for each row of a nested-loop join, and LIMIT then claims more than `limit`.
+        candidates = (candidates.with_for_update(skip_locked=True).cte("candidates")
+                      .prefix_with("MATERIALIZED"))
+    else:
+        candidates = candidates.cte("candidates")
     db.session.execute(
         update(OutboxEmail)
         # The due condition again: under READ COMMITTED another worker may have claimed a row
         # between our subquery and our update.
-        .where(OutboxEmail.id.in_(candidates.scalar_subquery()), due_condition(now))
+        .where(OutboxEmail.id.in_(select(candidates.c.id)), due_condition(now))
         .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
                 resent_after_unknown=case((OutboxEmail.status == "unknown", True),
                                           else_=OutboxEmail.resent_after_unknown))
@@ -101,8 +118,9 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
     copies = db.session.execute(select(MailSettings.copies_email)
                                 .filter_by(agency_id=agency_id)).scalar_one()
     ready = []
+    templates: dict[tuple[str, str], AgencyTemplate | None] = {}
     for row in rows:
-        message = _prepare(row, settings, report)
+        message = _prepare(row, settings, templates, report)
         if message is not None:
             ready.append((row, message))
     db.session.commit()
@@ -120,7 +138,7 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
                 break
 
 
-def _prepare(row: OutboxEmail, settings, report: SendReport):
+def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
     now = utcnow()
     if row.expires_at and now >= row.expires_at:
         _finish(row, "failed", reason=reasons.TOO_LATE)
@@ -131,7 +149,7 @@ def _prepare(row: OutboxEmail, settings, report: SendReport):
         report.skipped += 1
         return None
     try:
-        rendered = render_email(row.agency_id, row.kind, row.language, row.context)
+        rendered = _template(templates, row).render(row.context)
     except TemplateMissing:
         _finish(row, "skipped", reason=reasons.NO_TEMPLATE)
         report.skipped += 1
@@ -141,6 +159,19 @@ def _prepare(row: OutboxEmail, settings, report: SendReport):
                               rendered.html)
     row.message_id = str(message["Message-ID"])
     return message
+
+
+def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
+    """The row's template, loaded once a batch (one query, not one a row); TemplateMissing if none."""
+    key = (row.kind, row.language)
+    if key not in templates:
+        try:
+            templates[key] = load_template(row.agency_id, row.kind, row.language)
+        except TemplateMissing:
+            templates[key] = None
+    if templates[key] is None:
+        raise TemplateMissing(f"no usable {row.kind} template in {row.language!r}")
+    return templates[key]
 
 
 def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies: str,

@@ -1,5 +1,4 @@
 """Test-email runs: started from the page or the CLI, executed by an RQ job, streamed through Redis."""
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -8,7 +7,8 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
+from webapp.event_streams import publish
+from webapp.jobs import MAIL_QUEUE, get_queue
 from webapp.mailsettings.service import smtp_settings_for
 from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
 from webapp.models.types import utcnow
@@ -18,9 +18,6 @@ from webapp.smtpcheck.engine import run_test
 from webapp.smtpcheck.hints import hint_for
 from webapp.smtpcheck.message import compose_message
 
-STREAM = "testrun:{run_id}"
-# A finished run's stream stays for late or reconnecting subscribers, then goes.
-STREAM_TTL = 3600
 RATE_WINDOW = timedelta(hours=1)
 
 
@@ -78,7 +75,7 @@ def execute_test_run(run_id: str) -> TestRun:
     settings = smtp_settings_for(run.agency_id)
     result = run_test(settings, run.to_address, language=agency.locale,
                       message=_agency_test_message(settings, agency, run.to_address),
-                      on_step=lambda step: publish(run_id, "step", step.as_dict()))
+                      on_step=lambda step: publish(events_key(run_id), "step", step.as_dict()))
     run.steps = [step.as_dict() for step in result.steps]
     run.ok, run.failed_step = result.ok, result.failed_step
     run.hint_code = result.hint.code if result.hint else None
@@ -86,8 +83,8 @@ def execute_test_run(run_id: str) -> TestRun:
     run.hint_reply = (result.hint.reply if result.hint else "")[:1000]
     run.finished_at = utcnow()
     db.session.commit()
-    publish(run_id, "result", {"ok": run.ok})
-    publish(run_id, "done", {})
+    publish(events_key(run_id), "result", {"ok": run.ok})
+    publish(events_key(run_id), "done", {})
     if run.ok:
         from webapp.outbox.sender import resume
         resume(run.agency_id)  # the settings work again: send what waited
@@ -104,22 +101,8 @@ def _agency_test_message(settings, agency: Agency, to_address: str):
     return compose_message(settings, to_address, rendered.subject, rendered.text, rendered.html)
 
 
-def publish(run_id: str, event: str, data: dict) -> None:
-    key = STREAM.format(run_id=run_id)
-    connection = redis_connection()
-    connection.xadd(key, {"event": event, "data": json.dumps(data, ensure_ascii=False)})
-    connection.expire(key, STREAM_TTL)
-
-
-def read_events(run_id: str, after: str = "0", block_ms: int | None = None) -> list[tuple[str, str, dict]]:
-    """Events after the stream id `after` ("0": from the start): (id, event, data)."""
-    answer = redis_connection().xread({STREAM.format(run_id=run_id): after}, block=block_ms)
-    events = []
-    for _key, entries in answer or []:
-        for entry_id, fields in entries:
-            events.append((entry_id.decode(), fields[b"event"].decode(),
-                           json.loads(fields[b"data"])))
-    return events
+def events_key(run_id: str) -> str:
+    return f"testrun:{run_id}"
 
 
 def last_run(agency_id: int) -> TestRun | None:

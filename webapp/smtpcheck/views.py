@@ -1,22 +1,17 @@
 """The test email on the mail-settings page: start a run, watch its steps stream, see the hint."""
-import time
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.auth.access import admin_required
+from webapp.event_streams import read_events, sse_response
 from webapp.extensions import db
 from webapp.models import TestRun
-from webapp.smtpcheck.service import (TestRunRefused, read_events, run_hint, start_test_run,
+from webapp.smtpcheck.service import (TestRunRefused, events_key, run_hint, start_test_run,
                                       test_email_status)
 from webapp.smtpcheck.steps import STEP_TITLES
 
 bp = Blueprint("smtpcheck", __name__, url_prefix="/mail-settings/test")
-
-HEARTBEAT_MS = 15_000
-# A stream never outlives this, even if the job died without its "done".
-STREAM_LIMIT_S = 180
 
 
 @bp.app_template_global("test_email_status")
@@ -53,7 +48,7 @@ def show(run_id: str):
     """The run without JavaScript: the steps so far, refreshing itself until the run ends."""
     run = _own_run(run_id)
     steps = run.steps if run.finished_at else [
-        data for _id, event, data in read_events(run.id) if event == "step"]
+        data for _id, event, data in read_events(events_key(run.id)) if event == "step"]
     return render_template("smtpcheck/run_page.html", run=run, steps=steps, titles=STEP_TITLES,
                            hint=run_hint(run) if run.finished_at else None)
 
@@ -61,39 +56,14 @@ def show(run_id: str):
 @bp.route("/<run_id>/stream")
 @login_required
 def stream(run_id: str):
-    # Checked before the generator: a stream never starts for a stranger. The generator runs
-    # after the request's database session is gone, so it keeps plain values, not ORM objects.
     run_id = _own_run(run_id).id
-    after = request.headers.get("Last-Event-ID", "0")
 
-    def events():
-        deadline = time.monotonic() + STREAM_LIMIT_S
-        cursor = after
-        while time.monotonic() < deadline:
-            batch = read_events(run_id, cursor, block_ms=HEARTBEAT_MS)
-            if not batch:
-                yield ": heartbeat\n\n"
-                continue
-            for entry_id, event, data in batch:
-                cursor = entry_id
-                yield _sse(entry_id, event, _render(run_id, event, data))
-                if event == "done":
-                    return
-        yield _sse(cursor, "done", "")
+    def render(event: str, data: dict) -> str:
+        if event == "step":
+            return render_template("smtpcheck/_step.html", step=data, titles=STEP_TITLES)
+        if event == "result":
+            run = db.session.get(TestRun, run_id)
+            return render_template("smtpcheck/_result.html", run=run, hint=run_hint(run))
+        return ""
 
-    return Response(stream_with_context(events()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def _render(run_id: str, event: str, data: dict) -> str:
-    if event == "step":
-        return render_template("smtpcheck/_step.html", step=data, titles=STEP_TITLES)
-    if event == "result":
-        run = db.session.get(TestRun, run_id)
-        return render_template("smtpcheck/_result.html", run=run, hint=run_hint(run))
-    return ""
-
-
-def _sse(entry_id: str, event: str, html: str) -> str:
-    # One data line per event: htmx swaps the joined lines, and HTML needs no line breaks.
-    return f"id: {entry_id}\nevent: {event}\ndata: {' '.join(html.splitlines())}\n\n"
+    return sse_response(events_key(run_id), render, after=request.headers.get("Last-Event-ID", "0"))

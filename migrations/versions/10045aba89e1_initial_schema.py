@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 630ecc3298b3
+Revision ID: 10045aba89e1
 Revises: 
-Create Date: 2026-11-26 10:39:35.521539
+Create Date: 2026-11-26 10:57:58.908299
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import webapp.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '630ecc3298b3'
+revision = '10045aba89e1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -54,12 +54,18 @@ def upgrade():
     sa.Column('utc_offset_minutes', sa.Integer(), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('change_summary', sa.Text(), nullable=False),
+    sa.Column('warn_due_at', webapp.models.types.UTCDateTime(), nullable=True),
+    sa.Column('data_due_at', webapp.models.types.UTCDateTime(), nullable=True),
     sa.Column('created_at', webapp.models.types.UTCDateTime(), nullable=False),
     sa.Column('updated_at', webapp.models.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_booking_order_agency_id_agency')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_booking_order')),
     sa.UniqueConstraint('agency_id', 'number', name=op.f('uq_booking_order_agency_id'))
     )
+    with op.batch_alter_table('booking_order', schema=None) as batch_op:
+        batch_op.create_index('ix_booking_order_data_due_at', ['data_due_at'], unique=False, sqlite_where=sa.text('data_due_at IS NOT NULL'), postgresql_where=sa.text('data_due_at IS NOT NULL'))
+        batch_op.create_index('ix_booking_order_warn_due_at', ['warn_due_at'], unique=False, sqlite_where=sa.text('warn_due_at IS NOT NULL'), postgresql_where=sa.text('warn_due_at IS NOT NULL'))
+
     op.create_table('client',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
@@ -70,10 +76,12 @@ def upgrade():
     sa.Column('registered_at', webapp.models.types.UTCDateTime(), nullable=False),
     sa.Column('confirmed_at', webapp.models.types.UTCDateTime(), nullable=True),
     sa.Column('expired_at', webapp.models.types.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', webapp.models.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_client_agency_id_agency')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_client'))
     )
     with op.batch_alter_table('client', schema=None) as batch_op:
+        batch_op.create_index('ix_client_expires_at', ['expires_at'], unique=False, sqlite_where=sa.text('expires_at IS NOT NULL'), postgresql_where=sa.text('expires_at IS NOT NULL'))
         batch_op.create_index('uq_client_agency_id_login_live', ['agency_id', 'login'], unique=True, sqlite_where=sa.text("status != 'expired'"), postgresql_where=sa.text("status != 'expired'"))
 
     op.create_table('email_template',
@@ -245,8 +253,13 @@ def downgrade():
     op.drop_table('email_template')
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.drop_index('uq_client_agency_id_login_live', sqlite_where=sa.text("status != 'expired'"), postgresql_where=sa.text("status != 'expired'"))
+        batch_op.drop_index('ix_client_expires_at', sqlite_where=sa.text('expires_at IS NOT NULL'), postgresql_where=sa.text('expires_at IS NOT NULL'))
 
     op.drop_table('client')
+    with op.batch_alter_table('booking_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_booking_order_warn_due_at', sqlite_where=sa.text('warn_due_at IS NOT NULL'), postgresql_where=sa.text('warn_due_at IS NOT NULL'))
+        batch_op.drop_index('ix_booking_order_data_due_at', sqlite_where=sa.text('data_due_at IS NOT NULL'), postgresql_where=sa.text('data_due_at IS NOT NULL'))
+
     op.drop_table('booking_order')
     op.drop_table('api_token')
     op.drop_table('agency')

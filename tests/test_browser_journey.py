@@ -1,0 +1,116 @@
+"""An administrator's whole day in a real browser, with screenshots of the main pages for the README:
+sign in, fill the settings with a preset, see an inline error, send a test email to the local catcher
+and watch it stream, open the caught message, edit a template, find an API order's email in the log,
+resend a failed one, run the troubleshooting checks."""
+import pytest
+
+from api_fixtures import ORDER, Engine
+from conftest import ROOT, browser_sign_in, free_port
+from webapp.api.service import issue_token
+from webapp.catcher.service import start_catcher
+from webapp.extensions import db
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def dev_app_config(app_config):
+    app_config["DEV_TOOLS"] = True
+    return app_config
+
+
+@pytest.fixture
+def catcher(dev_app_config):
+    port = free_port()
+    controller = start_catcher(dev_app_config["MAIL_CATCHER_DIR"], port=port)
+    yield port
+    controller.stop()
+
+
+def _shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_an_administrators_day(dev_app_config, page, app, client, agency, admin, catcher,
+                               smtp_server, background_worker):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    browser_sign_in(page, admin)
+
+    # Settings: a preset fills port and security; a bad address is flagged inline.
+    page.goto("/mail-settings")
+    page.select_option("#preset", "smtp.yandex.ru")
+    assert (page.input_value("#port"), page.input_value("#security")) == ("465", "tls")
+    page.fill("#copies_email", "not-an-address")
+    page.press("#copies_email", "Tab")
+    page.locator("#copies_email-message .field-error").wait_for()
+
+    # Point the agency at the local catcher and save.
+    page.fill("#host", "localhost")
+    page.fill("#port", str(catcher))
+    page.select_option("#security", "none")
+    page.fill("#login", "")
+    page.fill("#copies_email", "")
+    page.fill("#sender_name", "Альфа-Тур")
+    page.locator("#mail-settings button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.input_value("#port") == str(catcher)
+
+    # The test email streams its steps, then lands in the catcher.
+    page.click("button.send-test")
+    page.locator(".test-result article.result-ok").wait_for(timeout=20_000)
+    assert page.locator("ol.steps li").count() >= 7
+    _shot(page, "mail-settings")
+
+    page.goto("/dev/mail/")
+    page.locator("table a").first.click()
+    page.wait_for_load_state()
+    assert "Тестовое письмо" in page.locator("h1").inner_text()
+    _shot(page, "caught-mail")
+
+    # A template edit shows in the preview.
+    page.goto("/templates/order_change/ru")
+    page.fill("input[name=subject]", "Заказ {{ order_number }} изменён")
+    page.locator("#preview .preview-subject").filter(has_text="Заказ 291205 изменён").wait_for()
+    _shot(page, "template-editor")
+    page.locator("main form[action$='/templates/order_change/ru'] div[role=group] button:not([formaction])").click()
+    page.wait_for_load_state()
+
+    # The booking engine reports an order change: its email appears in the log as sent.
+    engine = Engine(client, issue_token(agency.id))
+    assert engine.post("/orders", ORDER).status_code == 201
+    assert engine.patch("/orders/291205", {"status": "issued", "change_summary": "Выписан"}).status_code == 200
+    for _ in range(100):
+        page.goto("/email-log/?kind=order_change")
+        if page.locator('tr[data-status="sent"]').count():
+            break
+        page.wait_for_timeout(200)
+    assert "Заказ 291205 изменён" in page.locator('tr[data-status="sent"]').first.inner_text()
+
+    # A refusal fails an email; the administrator fixes the cause and resends it.
+    refusing = smtp_server(replies={"RCPT": ["550 5.1.1 User unknown"]})
+    agency.mail_settings.port = refusing.port
+    db.session.commit()
+    engine.patch("/orders/291205", {"change_summary": "Изменено время вылета"})
+    for _ in range(100):
+        page.goto("/email-log/?status=failed")
+        if page.locator('tr[data-status="failed"]').count():
+            break
+        page.wait_for_timeout(200)
+    _shot(page, "email-log")
+    page.locator('tr[data-status="failed"] button[name=row]').click()
+    page.wait_for_load_state()
+    for _ in range(100):
+        page.goto("/email-log/?kind=order_change&status=sent")
+        if page.locator('tr[data-status="sent"]').count() == 2:
+            break
+        page.wait_for_timeout(200)
+    assert page.locator('tr[data-status="sent"]').count() == 2
+
+    # Troubleshooting runs its checks and streams them in.
+    page.goto("/troubleshooting")
+    page.click("button.run-checks")
+    page.locator("#troubleshoot-run [data-status]").first.wait_for(timeout=20_000)
+    page.wait_for_timeout(1500)
+    _shot(page, "troubleshooting")

@@ -1,0 +1,424 @@
+"""The troubleshooting checks (S11, S12, S10): one function each, reading only the agency's own data."""
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
+from sqlalchemy import func, select
+
+from webapp import notification_kinds as kinds
+from webapp.extensions import db
+from webapp.mailsettings.service import SettingsView, settings_view
+from webapp.mailtemplates.render import TemplateBroken, TemplateMissing, render_email
+from webapp.mailtemplates.service import find_template
+from webapp.models import Agency, OutboxEmail, SendingPause, User
+from webapp.models.types import utcnow
+from webapp.outbox import reasons
+from webapp.smtpcheck.hints import default_ehlo_name, hint_for
+from webapp.smtpcheck.service import last_run, run_hint
+from webapp.troubleshoot.dnsrecords import DnsUnavailable, TxtLookup
+
+OK, PROBLEM, UNKNOWN = "ok", "problem", "unknown"
+# "In use" and "recent" as the page explains them.
+WINDOW = timedelta(days=30)
+RECENT = timedelta(days=7)
+# Failures that mean the connection or the login does not work, not one recipient.
+CONNECTION_HINTS = frozenset({
+    "dns_failure", "connection_refused", "timeout", "tls_mismatch", "starttls_unsupported",
+    "certificate_invalid", "tls_required", "auth_requires_tls", "auth_required", "auth_failed",
+    "app_password_required", "auth_mechanism_unsupported", "server_closed", "host_not_allowed"})
+# Selectors of the big providers and of the usual control panels: Yandex "mail", Mail.ru
+# "mailru", Microsoft 365 "selector1/2", Google "google", cPanel/Plesk "default", Mailchimp "k1".
+DKIM_SELECTORS = ("default", "mail", "mailru", "dkim", "selector1", "selector2", "google", "k1",
+                  "s1", "s2", "smtp")
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where to fix it: an endpoint, its query arguments and the field's anchor, made a URL when shown."""
+
+    endpoint: str
+    label: str
+    anchor: str = ""
+    args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    area: str
+    status: str  # ok | problem | unknown ("could not check")
+    title: str
+    detail: str = ""
+    fix: str = ""
+    link: Link | None = None
+    action: str | None = None  # a button the result offers: "clear_copies"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What every check reads, gathered once per run."""
+
+    agency: Agency
+    settings: SettingsView
+    now: datetime
+    ehlo_name: str
+    dns: TxtLookup
+
+
+def make_context(agency: Agency, *, now: datetime | None = None, dns: TxtLookup | None = None) -> CheckContext:
+    return CheckContext(agency=agency, settings=settings_view(agency), now=now or utcnow(),
+                        ehlo_name=outgoing_host_name(), dns=dns or TxtLookup())
+
+
+def outgoing_host_name() -> str:
+    """The name this installation gives in EHLO: what a provider has to allow (S10)."""
+    return current_app.config.get("MAIL_EHLO_NAME") or default_ehlo_name()
+
+
+def _settings_link(field_name: str, label: str | None = None) -> Link:
+    return Link("mailsettings.edit", label or _("Open the mail settings"), anchor=field_name)
+
+
+def _log_link(ctx: CheckContext, since: timedelta, **args) -> Link:
+    date_from = (ctx.now - since).date().isoformat()
+    return Link("emaillog.index", _("Show these emails in the email log"), args={"date_from": date_from, **args})
+
+
+def _rows_since(agency_id: int, since: datetime):
+    return select(func.count(OutboxEmail.id)).where(OutboxEmail.agency_id == agency_id,
+                                                    OutboxEmail.created_at >= since)
+
+
+def _count(query) -> int:
+    return db.session.execute(query).scalar_one()
+
+
+# 1. Connection -------------------------------------------------------------------------------
+
+def check_last_test(ctx: CheckContext) -> CheckResult:
+    run = last_run(ctx.agency.id)
+    base = dict(check="last_test", area="connection")
+    if run is None:
+        return CheckResult(**base, status=UNKNOWN, title=_("No test email has been sent yet"),
+                           detail=_("Without a test nothing is known about whether the mail server accepts these settings."),
+                           fix=_("Send a test email from the mail settings page."),
+                           link=_settings_link("test-email"))
+    when = format_datetime(run.finished_at, "short")
+    if run.ok:
+        return CheckResult(**base, status=OK, title=_("The last test email (%(when)s) was accepted", when=when),
+                           detail=_("It went to %(to)s.", to=run.to_address))
+    hint = run_hint(run)
+    stale = ctx.settings.updated_at and ctx.settings.updated_at > run.finished_at
+    detail = str(hint.detail) if hint else ""
+    if hint and hint.reply:
+        detail += " " + _("Server reply: %(reply)s", reply=hint.reply)
+    if stale:
+        detail += " " + _("The settings have changed since that test.")
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("The last test email (%(when)s) failed: %(title)s", when=when,
+                               title=hint.title if hint else run.failed_step),
+                       detail=detail.strip(),
+                       fix=_("%(fix)s Then send the test email again.", fix=hint.fix if hint else ""),
+                       link=_settings_link(hint.field if hint and hint.field else "test-email"))
+
+
+def check_connection_failures(ctx: CheckContext) -> CheckResult:
+    """Login and connection failures of real notifications since the last one that went out."""
+    agency_id = ctx.agency.id
+    last_sent = db.session.execute(select(func.max(OutboxEmail.sent_at)).where(
+        OutboxEmail.agency_id == agency_id, OutboxEmail.status == "sent")).scalar_one()
+    since = max(filter(None, (ctx.now - RECENT, last_sent)))
+    counts = db.session.execute(
+        select(OutboxEmail.hint_code, func.count(OutboxEmail.id), func.max(OutboxEmail.last_reply))
+        .where(OutboxEmail.agency_id == agency_id, OutboxEmail.hint_code.in_(CONNECTION_HINTS),
+               OutboxEmail.updated_at >= since)
+        .group_by(OutboxEmail.hint_code).order_by(func.count(OutboxEmail.id).desc())).all()
+    base = dict(check="connection_failures", area="connection")
+    if not counts:
+        return CheckResult(**base, status=OK,
+                           title=_("No connection or login failures in the email log"),
+                           detail=_("Checked: the last 7 days, after the last email that was sent."))
+    code, count, reply = counts[0]
+    hint = hint_for(code, ehlo_name=ctx.ehlo_name, reply=reply or "")
+    others = ", ".join(f"{hint_for(c).title}: {n}" for c, n, _r in counts[1:])
+    detail = str(hint.detail)
+    if reply:
+        detail += " " + _("Server reply: %(reply)s", reply=reply)
+    if others:
+        detail += " " + _("Also: %(others)s.", others=others)
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d notifications failed recently: %(title)s", count=count, title=hint.title),
+                       detail=detail, fix=str(hint.fix),
+                       link=_settings_link(hint.field) if hint.field else _log_link(ctx, RECENT, status="failed"))
+
+
+def check_sending_pause(ctx: CheckContext) -> CheckResult:
+    pause = db.session.execute(select(SendingPause).filter_by(agency_id=ctx.agency.id)).scalar_one_or_none()
+    base = dict(check="sending_pause", area="connection")
+    if pause is None:
+        return CheckResult(**base, status=OK, title=_("Sending is not paused"))
+    hint = hint_for(pause.hint_code, ehlo_name=ctx.ehlo_name, reply=pause.reply) if pause.hint_code else None
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("Sending is paused since %(when)s: %(reason)s", when=format_datetime(pause.paused_at, "short"),
+                               reason=hint.title if hint else _("the mail settings are incomplete")),
+                       detail=_("Notifications wait in the queue and nothing is sent until a test email succeeds."),
+                       fix=_("%(fix)s Then send a test email: its success resumes sending.",
+                             fix=hint.fix if hint else _("Fill in the server, the port and the login.")),
+                       link=_settings_link(hint.field if hint and hint.field else "test-email"))
+
+
+# 2. Templates --------------------------------------------------------------------------------
+
+def kinds_in_use(ctx: CheckContext) -> list[str]:
+    """Kinds with emails in the outbox in the last 30 days, registration confirmations always,
+    and order changes while "email the client when the order changes" is on (S7)."""
+    found = set(db.session.execute(select(OutboxEmail.kind).distinct().where(
+        OutboxEmail.agency_id == ctx.agency.id, OutboxEmail.created_at >= ctx.now - WINDOW)).scalars())
+    found.add(kinds.REGISTRATION_CONFIRMATION)
+    if ctx.settings.order_change_emails:
+        found.add(kinds.ORDER_CHANGE)
+    return [kind for kind in kinds.KINDS if kind in found and kind != kinds.TEST_EMAIL]
+
+
+def languages_in_use(ctx: CheckContext) -> list[str]:
+    """The agency's language, and any other its emails of the last 30 days were written in."""
+    found = set(db.session.execute(select(OutboxEmail.language).distinct().where(
+        OutboxEmail.agency_id == ctx.agency.id, OutboxEmail.created_at >= ctx.now - WINDOW)).scalars())
+    return [ctx.agency.locale] + sorted(found - {ctx.agency.locale})
+
+
+def check_templates(ctx: CheckContext) -> CheckResult:
+    problems = []
+    for kind in kinds_in_use(ctx):
+        for language in languages_in_use(ctx):
+            name = f"{kinds.KINDS[kind]['title']} ({language})"
+            try:
+                render_email(ctx.agency.id, kind, language, kinds.sample_context(kind))
+            except TemplateBroken:
+                problems.append(_("%(template)s: does not render", template=name))
+            except TemplateMissing:
+                missing = find_template(ctx.agency.id, kind, language) is None
+                problems.append(_("%(template)s: missing", template=name) if missing
+                                else _("%(template)s: disabled", template=name))
+    skipped = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(
+        OutboxEmail.status == "skipped", OutboxEmail.status_reason == reasons.NO_TEMPLATE))
+    base = dict(check="templates", area="templates")
+    in_use = _("Checked: the kinds sent in the last 30 days, registration confirmations, and order changes while they are on; in each language used.")
+    if not problems and not skipped:
+        return CheckResult(**base, status=OK, title=_("Every template in use is present and enabled"), detail=in_use)
+    detail = "; ".join(problems) + ("." if problems else "")
+    if skipped:
+        detail += " " + _("%(count)d emails of the last 30 days were skipped for want of a template.", count=skipped)
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d templates in use are missing or disabled", count=len(problems)) if problems
+                       else _("Emails were skipped for want of a template"),
+                       detail=f"{detail.strip()} {in_use}",
+                       fix=_("Enable the template, or restore its default text, on the templates page."),
+                       link=Link("templates.index", _("Open the templates")))
+
+
+# 3. Addresses --------------------------------------------------------------------------------
+
+def check_agency_address(ctx: CheckContext) -> CheckResult:
+    base = dict(check="agency_address", area="addresses")
+    if ctx.settings.agency_email:
+        return CheckResult(**base, status=OK, title=_("The agency address is %(email)s", email=ctx.settings.agency_email))
+    return CheckResult(**base, status=PROBLEM, title=_("The agency has no email address"),
+                       detail=_("Test emails go to the agency address and templates sign with it."),
+                       fix=_("Fill in the agency email in the mail settings."),
+                       link=_settings_link("agency_email"))
+
+
+def check_admin_addresses(ctx: CheckContext) -> CheckResult:
+    """Every administrator's profile has an address, and there is an administrator at all."""
+    admins = db.session.execute(select(User).filter_by(agency_id=ctx.agency.id, is_admin=True)
+                                .order_by(User.email)).scalars().all()
+    base = dict(check="admin_addresses", area="addresses")
+    if not admins:
+        return CheckResult(**base, status=PROBLEM, title=_("The agency has no administrator"),
+                           fix=_("Ask the operator to create an administrator for the agency."),
+                           link=Link("staff.staff_list", _("Open the staff list")))
+    without = [admin for admin in admins if not (admin.email or "").strip()]
+    if without:
+        return CheckResult(**base, status=PROBLEM,
+                           title=_("%(count)d administrators have no email address in their profile", count=len(without)),
+                           fix=_("Add an email address to the administrator's profile."),
+                           link=Link("staff.profile", _("Open the profile"), args={"user_id": without[0].id}))
+    return CheckResult(**base, status=OK, title=_("Every administrator's profile has an address"),
+                       detail=", ".join(admin.email for admin in admins))
+
+
+def check_payment_address(ctx: CheckContext) -> CheckResult:
+    events = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(OutboxEmail.kind == kinds.PAYMENT_PROBLEM))
+    base = dict(check="payment_address", area="addresses")
+    if ctx.settings.payment_problems_email:
+        return CheckResult(**base, status=OK, title=_("Payment problems go to %(email)s",
+                                                      email=ctx.settings.payment_problems_email))
+    if not events:
+        return CheckResult(**base, status=OK, title=_("No payment-problem address, and no payment problems in the last 30 days"),
+                           fix=_("Set the address before the first payment problem arrives."),
+                           link=_settings_link("payment_problems_email"))
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d payment problems in the last 30 days, but no address to send them to", count=events),
+                       detail=_("Nobody was told about these payments: the email log shows them as skipped."),
+                       fix=_("Fill in the address for payment-problem notifications."),
+                       link=_settings_link("payment_problems_email"))
+
+
+# 4. Spam and format --------------------------------------------------------------------------
+
+def sender_domain(settings: SettingsView) -> str | None:
+    """The domain in From: the sender address, else the login mailbox (as the message is built)."""
+    for address in (settings.sender_address, settings.login):
+        if "@" in (address or ""):
+            return address.rpartition("@")[2].strip().lower().rstrip(".")
+    return None
+
+
+def _no_sender(base: dict) -> CheckResult:
+    return CheckResult(**base, status=UNKNOWN, title=_("Could not check: no sender domain"),
+                       detail=_("Neither the sender address nor the login is an email address."),
+                       fix=_("Fill in the login as the full mailbox address."), link=_settings_link("login"))
+
+
+def _dns_unknown(base: dict, what: str, reason: str) -> CheckResult:
+    return CheckResult(**base, status=UNKNOWN, title=_("Could not check %(what)s: %(reason)s", what=what, reason=reason),
+                       fix=_("Check again later; if it lasts, tell support that this installation cannot reach its DNS servers."))
+
+
+def check_spf(ctx: CheckContext) -> CheckResult:
+    base = dict(check="spf", area="spam")
+    domain = sender_domain(ctx.settings)
+    if domain is None:
+        return _no_sender(base)
+    try:
+        records = [r for r in ctx.dns.txt(domain) if r.lower().startswith("v=spf1")]
+    except DnsUnavailable as exc:
+        return _dns_unknown(base, "SPF", str(exc))
+    if len(records) == 1:
+        return CheckResult(**base, status=OK, title=_("%(domain)s has an SPF record", domain=domain), detail=records[0])
+    if records:
+        # RFC 7208 section 4.5: more than one SPF record is a permanent error for receivers.
+        return CheckResult(**base, status=PROBLEM, title=_("%(domain)s has several SPF records", domain=domain),
+                           detail=" | ".join(records),
+                           fix=_("Ask whoever manages the domain's DNS to merge them into one record."))
+    return CheckResult(**base, status=PROBLEM, title=_("%(domain)s has no SPF record", domain=domain),
+                       detail=_("Receivers cannot tell which servers may send for this domain and treat its mail as suspicious."),
+                       fix=_("Ask whoever manages the domain's DNS to publish the SPF record the mail provider gives (a TXT record starting with v=spf1)."))
+
+
+def check_dkim(ctx: CheckContext) -> CheckResult:
+    base = dict(check="dkim", area="spam")
+    domain = sender_domain(ctx.settings)
+    if domain is None:
+        return _no_sender(base)
+    found = []
+    try:
+        for selector in DKIM_SELECTORS:
+            records = ctx.dns.txt(f"{selector}._domainkey.{domain}")
+            if any("v=dkim1" in r.lower() or "p=" in r.lower() for r in records):
+                found.append(selector)
+    except DnsUnavailable as exc:
+        return _dns_unknown(base, "DKIM", str(exc))
+    if found:
+        return CheckResult(**base, status=OK, title=_("%(domain)s has a DKIM key", domain=domain),
+                           detail=_("Selectors: %(selectors)s", selectors=", ".join(found)))
+    return CheckResult(**base, status=PROBLEM, title=_("No DKIM key of %(domain)s under the usual selectors", domain=domain),
+                       detail=_("Looked up: %(selectors)s. The provider may use another selector: the DKIM-Signature header (s=) of a received email shows it.",
+                                selectors=", ".join(DKIM_SELECTORS)),
+                       fix=_("Turn DKIM signing on at the mail provider and publish the key it gives in the domain's DNS."))
+
+
+def check_dmarc(ctx: CheckContext) -> CheckResult:
+    base = dict(check="dmarc", area="spam")
+    domain = sender_domain(ctx.settings)
+    if domain is None:
+        return _no_sender(base)
+    try:
+        records = [r for r in ctx.dns.txt(f"_dmarc.{domain}") if r.lower().startswith("v=dmarc1")]
+    except DnsUnavailable as exc:
+        return _dns_unknown(base, "DMARC", str(exc))
+    if records:
+        return CheckResult(**base, status=OK, title=_("%(domain)s has a DMARC policy", domain=domain), detail=records[0])
+    return CheckResult(**base, status=PROBLEM, title=_("%(domain)s has no DMARC policy", domain=domain),
+                       detail=_("Large mailbox providers file mail of domains without DMARC as spam more often."),
+                       fix=_("Ask whoever manages the domain's DNS to publish a TXT record at _dmarc.%(domain)s, for example v=DMARC1; p=none", domain=domain))
+
+
+def check_sender_domain(ctx: CheckContext) -> CheckResult:
+    base = dict(check="sender_domain", area="spam")
+    sender, login = ctx.settings.sender_address.strip().lower(), ctx.settings.login.strip().lower()
+    if not sender:
+        return CheckResult(**base, status=OK, title=_("Mail goes out from the login mailbox itself"))
+    if "@" not in login:
+        return CheckResult(**base, status=UNKNOWN, title=_("Could not compare the sender with the login"),
+                           detail=_("The login is not an email address."))
+    sender_part, login_part = sender.rpartition("@")[2], login.rpartition("@")[2]
+    if sender_part == login_part:
+        return CheckResult(**base, status=OK, title=_("The sender address is in the login's domain %(domain)s", domain=login_part))
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("The sender address (%(sender)s) is not in the login's domain (%(login)s)", sender=sender_part, login=login_part),
+                       detail=_("Many providers, mail.ru among them, refuse such mail or it fails SPF and DMARC at the receiver."),
+                       fix=_("Leave the sender address empty, or use an address of the login's domain."),
+                       link=_settings_link("sender_address"))
+
+
+def check_spam_rejections(ctx: CheckContext) -> CheckResult:
+    count = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(OutboxEmail.hint_code == "rejected_as_spam"))
+    base = dict(check="spam_rejections", area="spam")
+    if not count:
+        return CheckResult(**base, status=OK, title=_("No emails were rejected as spam in the last 30 days"))
+    hint = hint_for("rejected_as_spam")
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d emails were rejected as spam in the last 30 days", count=count),
+                       detail=str(hint.detail), fix=str(hint.fix), link=_log_link(ctx, WINDOW, status="failed"))
+
+
+# 5. Duplicates (S12) -------------------------------------------------------------------------
+
+def check_copies(ctx: CheckContext) -> CheckResult:
+    copies, own = ctx.settings.copies_email.strip(), ctx.settings.agency_email.strip()
+    base = dict(check="copies", area="duplicates")
+    if not copies:
+        return CheckResult(**base, status=OK, title=_("No copies address: every notification is sent once"))
+    if copies.lower() == own.lower():
+        return CheckResult(**base, status=PROBLEM,
+                           title=_("Copies go to the agency's own address %(email)s", email=copies),
+                           detail=_("Every notification to the agency arrives twice: once itself, once as the copy."),
+                           fix=_("Clear the copies address."), link=_settings_link("copies_email"), action="clear_copies")
+    return CheckResult(**base, status=OK, title=_("Copies of every notification go to %(email)s", email=copies),
+                       detail=_("If notifications arrive twice in that mailbox, clear the copies address."),
+                       link=_settings_link("copies_email"), action="clear_copies")
+
+
+# 6. "e-mail not saved" (S10) -----------------------------------------------------------------
+
+def check_outgoing_host(ctx: CheckContext) -> CheckResult:
+    relay_refusals = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(OutboxEmail.hint_code == "relay_denied"))
+    run = last_run(ctx.agency.id)
+    hint = hint_for("relay_denied", ehlo_name=ctx.ehlo_name)
+    base = dict(check="outgoing_host", area="host", fix=str(hint.fix), link=_settings_link("login"))
+    if relay_refusals or (run and run.hint_code == "relay_denied"):
+        return CheckResult(**base, status=PROBLEM,
+                           title=_("The provider refuses to pass on mail from %(host)s", host=ctx.ehlo_name),
+                           detail=str(hint.detail))
+    return CheckResult(**base, status=OK, title=_("This installation sends from the host %(host)s", host=ctx.ehlo_name),
+                       detail=_("If the provider answers \"e-mail not saved\", it must allow sending from this host."))
+
+
+CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_templates,
+          check_agency_address, check_admin_addresses, check_payment_address, check_spf, check_dkim,
+          check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host)
+
+AREAS = {
+    "connection": _l("Connection"),
+    "templates": _l("Templates"),
+    "addresses": _l("Addresses"),
+    "spam": _l("Spam and format"),
+    "duplicates": _l("Duplicates"),
+    "host": _l("The host this installation sends from"),
+}
