@@ -23,7 +23,7 @@ from webapp.outbox.sender import send_due
 from webapp.outbox.service import due_condition, sweep
 from webapp.models import OutboxEmail
 
-SWEEP_EVERY = 5  # seconds; rq cron runs the sweep every 30 s, the run has no time to wait for it
+SWEEP_EVERY = 5  # seconds; rq cron sweeps once a minute (the tick), the run has no time to wait for it
 FINAL_ROUNDS = 30
 LATER = timedelta(hours=2)  # past the longest backoff (1 h +20 %), the lease and the unknown delay
 

@@ -87,6 +87,18 @@ def untranslated() -> list[str]:
                   for msgid, where in msgids.items() if msgid not in translated)
 
 
+def conflicting_translations() -> list[str]:
+    """msgids that two catalogues translate differently: Flask-Babel merges the catalogues, so
+    one would silently win over the other on every page."""
+    translations: dict = {}
+    for directory in catalogue_dirs():
+        for message in read_catalogue(directory):
+            if message.id and message.string:
+                translations.setdefault(message.id, set()).add(str(message.string))
+    return sorted(f"{msgid!r}: {sorted(found)}" for msgid, found in translations.items()
+                  if len(found) > 1)
+
+
 def compile_all() -> None:
     for directory in catalogue_dirs():
         if _po(directory).exists():
@@ -100,7 +112,9 @@ if __name__ == "__main__":
         update()
     elif command == "compile":
         compile_all()
-    missing = untranslated()
+    missing, conflicts = untranslated(), conflicting_translations()
     for line in missing:
         print("untranslated:", line)
-    sys.exit(1 if command == "check" and missing else 0)
+    for line in conflicts:
+        print("translated differently:", line)
+    sys.exit(1 if command == "check" and (missing or conflicts) else 0)

@@ -1,17 +1,20 @@
-"""An administrator's whole day in a real browser, with screenshots of the main pages for the README:
+"""An administrator's whole day in a real browser, with screenshots of the main pages (for the
+README: `SCREENSHOTS_DIR=docs/screenshots ./test tests/test_browser_journey.py` refreshes them):
 sign in, fill the settings with a preset, see an inline error, send a test email to the local catcher
 and watch it stream, open the caught message, edit a template, find an API order's email in the log,
 resend a failed one, run the troubleshooting checks."""
+import os
+from pathlib import Path
+
 import pytest
 
 from api_fixtures import ORDER, Engine
-from conftest import ROOT, browser_sign_in, free_port
+from conftest import browser_sign_in, free_port
 from webapp.api.service import issue_token
 from webapp.catcher.service import start_catcher
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
-SHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -28,13 +31,16 @@ def catcher(dev_app_config):
     controller.stop()
 
 
-def _shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shot(page, tmp_path):
+    """Screenshots go to SCREENSHOTS_DIR when set, else beside the test's other temporary files."""
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda name: page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_an_administrators_day(dev_app_config, page, app, client, agency, admin, catcher,
-                               smtp_server, background_worker):
+                               smtp_server, background_worker, shot):
     page.set_viewport_size({"width": 1280, "height": 900})
     browser_sign_in(page, admin)
 
@@ -61,19 +67,19 @@ def test_an_administrators_day(dev_app_config, page, app, client, agency, admin,
     page.click("button.send-test")
     page.locator(".test-result article.result-ok").wait_for(timeout=20_000)
     assert page.locator("ol.steps li").count() >= 7
-    _shot(page, "mail-settings")
+    shot("mail-settings")
 
     page.goto("/dev/mail/")
     page.locator("table a").first.click()
     page.wait_for_load_state()
     assert "Тестовое письмо" in page.locator("h1").inner_text()
-    _shot(page, "caught-mail")
+    shot("caught-mail")
 
     # A template edit shows in the preview.
     page.goto("/templates/order_change/ru")
     page.fill("input[name=subject]", "Заказ {{ order_number }} изменён")
     page.locator("#preview .preview-subject").filter(has_text="Заказ 291205 изменён").wait_for()
-    _shot(page, "template-editor")
+    shot("template-editor")
     page.locator("main form[action$='/templates/order_change/ru'] div[role=group] button:not([formaction])").click()
     page.wait_for_load_state()
 
@@ -98,7 +104,7 @@ def test_an_administrators_day(dev_app_config, page, app, client, agency, admin,
         if page.locator('tr[data-status="failed"]').count():
             break
         page.wait_for_timeout(200)
-    _shot(page, "email-log")
+    shot("email-log")
     page.locator('tr[data-status="failed"] button[name=row]').click()
     page.wait_for_load_state()
     for _ in range(100):
@@ -113,4 +119,4 @@ def test_an_administrators_day(dev_app_config, page, app, client, agency, admin,
     page.click("button.run-checks")
     page.locator("#troubleshoot-run [data-status]").first.wait_for(timeout=20_000)
     page.wait_for_timeout(1500)
-    _shot(page, "troubleshooting")
+    shot("troubleshooting")

@@ -11,6 +11,10 @@ def test_every_interface_string_has_a_russian_translation():
     assert i18n.untranslated() == []
 
 
+def test_no_string_is_translated_two_ways():
+    assert i18n.conflicting_translations() == []
+
+
 def test_russian_is_the_default(client):
     page = client.get("/sign-in").get_data(as_text=True)
     assert "Вход" in page and 'lang="ru"' in page

@@ -7,7 +7,9 @@ from outbox_helpers import point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
 from webapp.models import EmailTemplate, SendingPause
 from webapp.models.types import utcnow
+from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
 from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due
+from webapp.outbox.service import queue_email
 from webapp.smtpcheck.service import execute_test_run, start_test_run
 
 
@@ -182,3 +184,12 @@ def test_an_agency_without_smtp_settings_waits_instead_of_failing(agency):
     row = queue_confirmation(agency)
     report = send_due(agency.id)
     assert report.paused and reload(row).status == "queued"
+
+
+def test_queueing_tells_whether_the_email_is_new(agency):
+    # The caller wakes a sender only for a new row: a wrong False would leave the email waiting
+    # for the sweep (it did on PostgreSQL, where an ORM insert reports no row count).
+    context = sample_context(REGISTRATION_CONFIRMATION)
+    first = queue_email(agency.id, REGISTRATION_CONFIRMATION, "a@example.org", context, "key:1")
+    replay = queue_email(agency.id, REGISTRATION_CONFIRMATION, "a@example.org", context, "key:1")
+    assert (first, replay) == (True, False)

@@ -72,12 +72,6 @@ def send_outbox(agency_id: int) -> None:
 
 
 @in_app_context
-def sweep_outbox() -> int:
-    from webapp.outbox.service import sweep
-    return sweep()
-
-
-@in_app_context
 def run_test_email(run_id: str) -> None:
     from webapp.smtpcheck.service import execute_test_run
     execute_test_run(run_id)

@@ -31,8 +31,9 @@ def queue_email(agency_id: int, kind: str, to_address: str, context: dict, dedup
                   updated_at=now)
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(OutboxEmail).values(**values).on_conflict_do_nothing(
-        index_elements=["agency_id", "dedupe_key"])
-    return db.session.execute(statement).rowcount == 1
+        index_elements=["agency_id", "dedupe_key"]).returning(OutboxEmail.id)
+    # RETURNING, not rowcount: an ORM insert reports no rowcount through psycopg.
+    return db.session.execute(statement).first() is not None
 
 
 def wake(agency_id: int) -> bool:
