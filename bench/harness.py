@@ -25,13 +25,6 @@ from webapp.api.service import issue_token  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
 FLASK = str(Path(sys.executable).parent / "flask")
-# What-if runs (`--sqlite-sync normal`): WAL with synchronous=NORMAL syncs at checkpoints, not at
-# every commit; a commit still survives a killed process, only an OS crash can take the last ones.
-NORMAL_SYNC = ("import sqlite3\nfrom sqlalchemy import event\nfrom sqlalchemy.engine import Engine\n"
-               "@event.listens_for(Engine, 'connect')\n"
-               "def normal_sync(connection, _record):\n"
-               "    if isinstance(connection, sqlite3.Connection):\n"
-               "        connection.execute('PRAGMA synchronous=NORMAL')\n")
 SECRET_KEY = "bench-secret"
 MAIL_SECRET_KEYS = Fernet.generate_key().decode()
 
@@ -124,15 +117,12 @@ class BenchSite:
     tokens: dict[int, str] = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     workers: list[subprocess.Popen] = field(default_factory=list)
-    normal_sync: bool = False
 
     @property
     def database_url(self) -> str:
         return f"sqlite:///{self.workdir / 'bench.sqlite'}"
 
     def setup(self, smtp_port: int, agencies: int = 1) -> None:
-        if self.normal_sync:
-            exec(NORMAL_SYNC, {})
         self.app = create_app({
             "SQLALCHEMY_DATABASE_URI": self.database_url, "REDIS_URL": self.redis.url,
             "SECRET_KEY": SECRET_KEY, "MAIL_SECRET_KEYS": MAIL_SECRET_KEYS,
@@ -162,9 +152,6 @@ class BenchSite:
         """`count` `flask worker` processes, each in its own process group so a kill takes its
         children too."""
         command = [FLASK, "worker", *options]
-        if self.normal_sync:
-            command = [sys.executable, "-c", NORMAL_SYNC + "from flask.cli import main\nmain()",
-                       "worker", *options]
         for _ in range(count):
             self.workers.append(subprocess.Popen(
                 command, env=self.env, cwd=ROOT, start_new_session=True,
@@ -201,12 +188,12 @@ class BenchSite:
 
 
 @contextlib.contextmanager
-def bench_site(smtp_port: int, agencies: int = 1, *, normal_sync: bool = False):
+def bench_site(smtp_port: int, agencies: int = 1):
     """A BenchSite in a temporary directory, torn down (workers, Redis, files) on the way out."""
     with tempfile.TemporaryDirectory(prefix="bench-") as directory:
         workdir = Path(directory)
         (workdir / "redis").mkdir()
-        site = BenchSite(workdir, RedisServer(workdir / "redis"), normal_sync=normal_sync)
+        site = BenchSite(workdir, RedisServer(workdir / "redis"))
         try:
             site.setup(smtp_port, agencies)
             yield site

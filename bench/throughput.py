@@ -2,7 +2,7 @@
 and smtp-source (C) measured in the same run.
 
     .venv/bin/python bench/throughput.py [--count 10000] [--api-count 2000] [--agencies 4]
-                                         [--workers 2] [--sqlite-sync full|normal]
+                                         [--workers 2]
 
 The API leg goes through Flask's test client in this process (routing, token, validation,
 idempotency, booking service, outbox insert, wake); `--workers` `flask worker` processes (RQ
@@ -70,10 +70,10 @@ def wait_sent(site, count: int) -> None:
                interval=0.1, what=f"{count} rows sent")
 
 
-def run(count: int, api_count: int, agencies: int, workers: int, normal_sync: bool) -> dict:
+def run(count: int, api_count: int, agencies: int, workers: int) -> dict:
     sink = SmtpSink()
     try:
-        with bench_site(sink.port, agencies, normal_sync=normal_sync) as site:
+        with bench_site(sink.port, agencies) as site:
             messages = sample_messages(site, count)
             size = sum(map(len, messages)) // len(messages)
             bare = smtplib_loop(sink.port, messages)
@@ -102,7 +102,7 @@ def run(count: int, api_count: int, agencies: int, workers: int, normal_sync: bo
             "not_sent": failed}
 
 
-def report(result: dict, workers: int, normal_sync: bool) -> str:
+def report(result: dict, workers: int) -> str:
     count = result["count"]
     rate = {name: count / result[name] for name in ("bare", "ceiling", "sending")}
     rate |= {name: result["api_count"] / result[name] for name in ("api", "pipeline")}
@@ -119,8 +119,7 @@ def report(result: dict, workers: int, normal_sync: bool) -> str:
          f"{rate['pipeline'] / rate['ceiling']:.2f}",
          f"{rate['pipeline'] / rate['bare']:.2f}× bare (target ≥ 1.0)"),
     ]
-    title = (f"Throughput: {count:,} notifications of {result['size']:,} bytes, SQLite "
-             f"synchronous={'NORMAL' if normal_sync else 'FULL (as shipped)'} "
+    title = (f"Throughput: {count:,} notifications of {result['size']:,} bytes, SQLite WAL "
              f"(rows not sent at the end: {result['not_sent']})")
     return table(title, rows, ("path", "msg/s", "of smtp-source (target ≥ 0.10)", "ratio"))
 
@@ -131,12 +130,9 @@ def main() -> None:
     parser.add_argument("--api-count", type=int, default=2_000)
     parser.add_argument("--agencies", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sqlite-sync", choices=("full", "normal"), default="full",
-                        help="normal: what the run gives with PRAGMA synchronous=NORMAL")
     args = parser.parse_args()
-    normal_sync = args.sqlite_sync == "normal"
-    result = run(args.count, args.api_count, args.agencies, args.workers, normal_sync)
-    print(report(result, args.workers, normal_sync), flush=True)
+    result = run(args.count, args.api_count, args.agencies, args.workers)
+    print(report(result, args.workers), flush=True)
 
 
 if __name__ == "__main__":

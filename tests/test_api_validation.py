@@ -126,3 +126,12 @@ def test_the_document_and_its_page_are_served(client):
     for path in BODIES:
         assert path in page
     assert "payment_time_limit" in page and "issued_unpaid" in page
+
+
+def test_far_out_dates_and_offsets_with_seconds_are_refused(engine):
+    for value in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00",
+                  "2026-11-27T18:00:00+03:00:30"):
+        response = engine.post("/orders", ORDER | {"payment_time_limit": value})
+        assert response.status_code == 422, value
+        assert "payment_time_limit" in response.json["errors"]
+    assert outbox() == []

@@ -84,3 +84,12 @@ def test_staff_see_the_log_but_cannot_resend(client, agency, make_user):
     sign_in(client, make_user(agency, email="clerk@alpha.example", admin=False))
     assert client.get("/email-log/").status_code == 200
     assert client.post("/email-log/resend", data={"row": [row.id]}).status_code == 403
+
+
+def test_odd_filter_and_resend_values_are_not_a_500(admin_client, agency):
+    assert admin_client.get("/email-log/?date_to=9999-12-31&date_from=0001-01-01").status_code == 200
+    row = _row(agency, 1, status="failed")
+    for value in ("²", "9" * 40, "-1", ""):
+        assert admin_client.post("/email-log/resend", data={"row": value}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, row.id).status == "failed"

@@ -186,3 +186,11 @@ def test_another_agencys_settings_are_unreachable(client, make_agency, make_user
     page = client.get("/mail-settings").get_data(as_text=True)
     assert "smtp.alpha-only.example" not in page and alpha_admin.email not in page
     assert stored(beta).host == "" and stored(alpha).host == "smtp.alpha-only.example"
+
+
+def test_a_value_of_line_breaks_alone_is_refused_not_saved(admin_client, agency):
+    for name in ("sender_name", "login", "sender_address", "copies_email", "password"):
+        response = admin_client.post("/mail-settings", data=valid_form(**{name: "\r\n"}))
+        assert response.status_code == 200, name
+        assert "переводы строк" in response.get_data(as_text=True), name
+    assert change_count() == 0

@@ -193,3 +193,27 @@ def test_queueing_tells_whether_the_email_is_new(agency):
     first = queue_email(agency.id, REGISTRATION_CONFIRMATION, "a@example.org", context, "key:1")
     replay = queue_email(agency.id, REGISTRATION_CONFIRMATION, "a@example.org", context, "key:1")
     assert (first, replay) == (True, False)
+
+
+def test_a_permanent_refusal_before_any_email_pauses_instead_of_failing_them_all(agency, smtp_server):
+    server = smtp_server(login="office@alpha.example", password="right",
+                         replies={"AUTH": "554 5.7.0 Too many invalid attempts, try much later"})
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    rows = [queue_confirmation(agency, key=f"registration:{n}") for n in range(3)]
+
+    report = send_due(agency.id)
+
+    assert report.paused and report.failed == 0
+    assert {reload(row).status for row in rows} == {"queued"}
+    assert db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
+
+
+def test_a_refused_client_address_sends_no_copy_until_the_client_gets_it(agency, smtp_server):
+    server = smtp_server(replies={"RCPT": {"client@example.org": "450 4.2.1 Mailbox busy"}})
+    point_agency_at(agency, server, copies_email="copies@alpha.example")
+    row = queue_confirmation(agency)
+
+    send_due(agency.id)
+
+    assert server.handler.received == []  # not even the copy
+    assert (reload(row).status, reload(row).last_code) == ("queued", 450)

@@ -126,7 +126,17 @@ def test_the_pages_speak_the_agencys_language(client, agency):
     assert "Authorization failed" in client.get(path, headers={"Accept-Language": "ru"}).text
 
 
-def test_the_demo_registration_form_registers_and_emails_a_link(client, agency):
+@pytest.fixture
+def demo_site(app_config):
+    """The registration form is a demo page: it exists only with DEV_TOOLS on."""
+    app_config["DEV_TOOLS"] = True
+
+
+def test_the_registration_form_exists_only_in_the_demo(client, agency):
+    assert client.get(f"/register/{agency.slug}").status_code == 404
+
+
+def test_the_demo_registration_form_registers_and_emails_a_link(demo_site, client, agency):
     page = client.get(f"/register/{agency.slug}")
     assert page.status_code == 200 and 'name="login"' in page.text
 
@@ -138,7 +148,7 @@ def test_the_demo_registration_form_registers_and_emails_a_link(client, agency):
     assert row.to_address == "boris@example.org" and "/confirm/" in row.context["confirm_url"]
 
 
-def test_the_demo_form_names_the_field_at_fault(client, agency):
+def test_the_demo_form_names_the_field_at_fault(demo_site, client, agency):
     register(agency, "boris")
 
     taken = client.post(f"/register/{agency.slug}",
@@ -148,5 +158,22 @@ def test_the_demo_form_names_the_field_at_fault(client, agency):
 
     assert taken.status_code == 200 and "логин уже зарегистрирован" in taken.text
     assert bad_email.status_code == 200 and "адрес" in bad_email.text
+    control = client.post(f"/register/{agency.slug}",
+                          data={"login": "ve\x00ra", "email": "v@example.org", "name": "Вера"})
+    assert control.status_code == 200 and "управляющих символов" in control.text
     assert len(outbox(REGISTRATION_CONFIRMATION)) == 1
     assert client.get("/register/no-such-agency").status_code == 404
+
+
+def test_an_expired_login_is_free_before_the_next_tick(agency):
+    agency.mail_settings.unconfirmed_expiry_minutes = 1
+    db.session.commit()
+    first = register_client(agency, "gleb", "gleb@example.org", "Глеб", site_url="https://x.example")
+    first.expires_at = first.registered_at - timedelta(seconds=1)  # expired, no tick ran yet
+    db.session.commit()
+
+    again = register_client(agency, "gleb", "gleb2@example.org", "Глеб", site_url="https://x.example")
+
+    db.session.expire_all()
+    assert db.session.get(Client, first.id).status == "expired"
+    assert again.status == "unconfirmed"

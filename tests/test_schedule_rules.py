@@ -5,10 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api_fixtures import outbox
+from api_fixtures import ORDER, outbox
 from webapp.bookings.service import create_order, update_order
 from webapp.extensions import db
+from webapp.models import Order, OutboxEmail
 from webapp.notification_kinds import DATA_DEADLINE, TIME_LIMIT_WARNING
+from webapp.outbox.service import queue_email
 from webapp.schedule.service import notify_data_deadlines, tick, warn_time_limits
 
 LIMIT = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -215,3 +217,16 @@ def test_two_ticks_at_once_queue_one_email(app, agency):
     assert sum(result["notify_data_deadlines"] for result in produced) == 20
     assert len(warnings()) == 20 and len(outbox(DATA_DEADLINE)) == 20
     assert tick(now + minutes(1))["warn_time_limits"] == 0
+
+
+def test_a_warning_still_waiting_is_withdrawn_when_the_order_is_paid(agency, engine):
+    engine.post("/orders", ORDER)
+    order = db.session.execute(db.select(Order).filter_by(number=ORDER["number"])).scalar_one()
+    queue_email(agency.id, TIME_LIMIT_WARNING, order.client_email, {}, f"time_limit_warning:{order.id}:x")
+    db.session.commit()
+
+    assert engine.patch(f"/orders/{ORDER['number']}", {"paid": True}).status_code == 200
+
+    db.session.expire_all()
+    row = db.session.execute(db.select(OutboxEmail).filter_by(kind=TIME_LIMIT_WARNING)).scalar_one()
+    assert (row.status, row.status_reason) == ("skipped", "no_longer_needed")

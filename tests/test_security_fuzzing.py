@@ -16,6 +16,8 @@ FUZZ = settings(max_examples=60, deadline=None, database=None,
 nasty_text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "0", "-1", "65536", "1e9", " ", "a\r\nBcc: x@evil.example", "a\x00b",
+                     "\r\n", "\n", "²", "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00",
+                     "2026-11-27T18:00:00+03:00:30",
                      "пример.рф", "xn--e1afmkfd.xn--p1ai", "<script>alert(1)</script>",
                      "{{ config }}", "x" * 5000, "office@пример.рф", "@", "a@b", "465", "tls"]),
 )

@@ -156,6 +156,7 @@ def test_production_cookies_are_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("MAIL_SECRET_KEYS", "x" * 43 + "=")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite'}")
+    monkeypatch.setenv("PUBLIC_URL", "https://mail.agency.example")
     config = create_app().config
     assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"]
     assert config["SESSION_COOKIE_HTTPONLY"] and config["SESSION_COOKIE_SAMESITE"] == "Lax"

@@ -161,3 +161,11 @@ def test_the_test_email_uses_the_agencys_template(admin_client, agency, smtp_ser
     run_worker()
     message = email.message_from_bytes(server.handler.received[0].content, policy=policy.default)
     assert message["Subject"] == "Тестовое письмо от Alpha"
+
+
+def test_a_test_needs_a_server_first(admin_client, agency):
+    agency.mail_settings.host = ""
+    db.session.commit()
+    response = _start(admin_client)
+    assert response.status_code == 400
+    assert 'href="/mail-settings#host"' in response.get_data(as_text=True)

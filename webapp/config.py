@@ -74,7 +74,9 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
 
     def __init__(self, instance_path: str):
-        missing = [name for name in ("SECRET_KEY", "MAIL_SECRET_KEYS", "DATABASE_URL")
+        # PUBLIC_URL too: without it emailed links would take the host from the request, which
+        # whoever sends the request chooses.
+        missing = [name for name in ("SECRET_KEY", "MAIL_SECRET_KEYS", "DATABASE_URL", "PUBLIC_URL")
                    if not os.environ.get(name)]
         if missing:
             raise RuntimeError("production configuration needs " + ", ".join(missing))

@@ -2,7 +2,6 @@
 OpenAPI document alike) and the order as we answer it. English: the engine's developers read it."""
 import dataclasses
 import re
-import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from email_validator import EmailNotValidError, validate_email
@@ -10,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from webapp.bookings.service import PAYMENT_PROBLEMS
 from webapp.models import Order
 from webapp.models.booking import ORDER_STATUSES
+from webapp.text_rules import unstorable_reason
 
 
 class PayloadError(ValueError):
@@ -126,6 +126,13 @@ class Moment(Field):
             raise _Invalid(message) from None
         if moment.tzinfo is None:
             raise _Invalid(message)
+        offset = moment.utcoffset()
+        if offset.seconds % 60 or offset.microseconds:
+            raise _Invalid("the UTC offset must be whole minutes, e.g. +03:00")
+        try:
+            moment.astimezone(timezone.utc)  # stored in UTC: the years 1 and 9999 overflow
+        except OverflowError:
+            raise _Invalid("must be a date between the years 2 and 9998") from None
         return moment
 
     def _schema(self) -> dict:
@@ -133,14 +140,9 @@ class Moment(Field):
 
 
 def _refuse_unstorable(value: str, multiline: bool) -> None:
-    """Lone surrogates and control characters cannot be stored (PostgreSQL refuses NUL) or shown."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Invalid("must be valid Unicode") from None
-    allowed = "\n\r\t" if multiline else ""
-    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
-        raise _Invalid("must not contain control characters")
+    reason = unstorable_reason(value, multiline=multiline)
+    if reason:
+        raise _Invalid(reason)
 
 
 @dataclasses.dataclass(frozen=True)

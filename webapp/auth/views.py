@@ -25,17 +25,16 @@ def load_user(user_id: str) -> User | None:
 def sign_in():
     form = SignInForm()
     if form.validate_on_submit():
-        blocked = throttle.seconds_blocked(form.email.data, request.remote_addr)
+        blocked = throttle.count_attempt(form.email.data, request.remote_addr)
         if blocked:
             form.password.errors.append(_("Too many failed sign-ins. Try again in %(minutes)d min.",
                                           minutes=max(1, round(blocked / 60))))
             return render_template("auth/sign_in.html", form=form), 429
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
-            throttle.clear_failures(form.email.data)
+            throttle.clear_failures(form.email.data, request.remote_addr)
             login_user(user, remember=form.remember.data)
             return redirect(local_url(request.args.get("next"), url_for("main.home")))
-        throttle.record_failure(form.email.data, request.remote_addr)
         form.password.errors.append(_("Wrong email or password."))
     return render_template("auth/sign_in.html", form=form)
 

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 from babel.dates import format_datetime
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import notification_kinds as kinds
@@ -11,7 +12,7 @@ from webapp.extensions import db
 from webapp.mailsettings.service import settings_view
 from webapp.models import Agency, Client, Order
 from webapp.models.types import utcnow
-from webapp.outbox.service import queue_email, wake
+from webapp.outbox.service import queue_email, wake, withdraw_unsent
 from webapp.schedule.due import registration_expiry, reschedule
 
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
@@ -39,6 +40,12 @@ def register_client(agency: Agency, login: str, email: str, name: str, *, site_u
     """A new unconfirmed client, emailed a link to `site_url`/confirm/TOKEN (S4)."""
     expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
     registered_at = utcnow()
+    # A registration past its expiry frees its login now, not only at the next tick (S4).
+    db.session.execute(
+        update(Client).where(Client.agency_id == agency.id, Client.login == login,
+                             Client.status == "unconfirmed", Client.expires_at <= registered_at)
+        .values(status="expired", expired_at=registered_at, expires_at=None)
+        .execution_options(synchronize_session=False))
     client = Client(agency_id=agency.id, login=login, email=email, name=name,
                     status="unconfirmed", registered_at=registered_at,
                     expires_at=registration_expiry(registered_at, expiry_minutes))
@@ -106,6 +113,7 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     order.change_summary = change_summary
     settings = settings_view(agency)
     reschedule(order, settings)
+    _withdraw_moot_reminders(order, changed)
     queued = False
     if settings.order_change_emails:
         queued = queue_email(
@@ -117,6 +125,21 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
             f"order_change:{order.id}:{order.revision}", language=agency.locale)
     _commit_and_wake(agency.id, queued)
     return order
+
+
+# Which changes make a reminder still waiting in the outbox pointless: a paid or cancelled
+# order needs no time-limit warning, complete data no deadline reminder, and a moved limit or
+# deadline gets a reminder of its own (a new dedupe key) from the scheduler.
+MOOT_REMINDERS = {
+    kinds.TIME_LIMIT_WARNING: {"paid", "status", "payment_time_limit"},
+    kinds.DATA_DEADLINE: {"data_complete", "status", "data_deadline"},
+}
+
+
+def _withdraw_moot_reminders(order: Order, changed: dict) -> None:
+    for kind, fields in MOOT_REMINDERS.items():
+        if fields & set(changed):
+            withdraw_unsent(order.agency_id, f"{kind}:{order.id}:")
 
 
 def report_payment_problem(agency: Agency, number: str, problem: str) -> None:

@@ -34,7 +34,7 @@ def log_query(agency_id: int, log_filter: LogFilter):
             log_filter.recipient.strip().lower(), autoescape=True))
     if log_filter.date_from:
         query = query.where(OutboxEmail.created_at >= _start_of(log_filter.date_from))
-    if log_filter.date_to:
+    if log_filter.date_to and log_filter.date_to < date.max:
         query = query.where(OutboxEmail.created_at < _start_of(log_filter.date_to + timedelta(days=1)))
     return query.order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
 

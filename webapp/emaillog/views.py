@@ -35,7 +35,9 @@ def index():
 @bp.route("/resend", methods=["POST"])
 @admin_required
 def resend_rows():
-    ids = [int(value) for value in request.form.getlist("row") if value.isdigit()]
+    # ASCII digits only ("²".isdigit() is true) and at most 18 of them: a row id fits a bigint.
+    ids = [int(value) for value in request.form.getlist("row")
+           if value.isascii() and value.isdigit() and len(value) <= 18]
     count = resend(current_user.agency_id, ids)
     flash(ngettext("%(num)d email queued again.", "%(num)d emails queued again.", count), "success")
     return redirect(local_url(request.form.get("back"), url_for("emaillog.index")))

@@ -138,7 +138,7 @@ def _minutes(label, maximum):
 
 def _email(label, *extra):
     return StringField(label, filters=[_strip], validators=[
-        Optional(), HeaderSafe(), Length(max=320, message=_l("at most %(max)d characters.")),
+        HeaderSafe(), Optional(), Length(max=320, message=_l("at most %(max)d characters.")),
         EmailAddress(), *extra])
 
 
@@ -153,13 +153,13 @@ class MailSettingsForm(FlaskForm):
         SelectChoice("tls", _l("SSL/TLS (port 465)")), SelectChoice("starttls", _l("STARTTLS (port 587)")),
         SelectChoice("none", _l("No encryption"))])
     login = StringField(_l("SMTP login"), filters=[_strip], validators=[
-        Optional(), HeaderSafe(), Length(max=320, message=_l("at most %(max)d characters."))])
+        HeaderSafe(), Optional(), Length(max=320, message=_l("at most %(max)d characters."))])
     password = PasswordField(_l("SMTP password"), validators=[
-        Optional(), HeaderSafe(), Length(max=512, message=_l("at most %(max)d characters."))])
+        HeaderSafe(), Optional(), Length(max=512, message=_l("at most %(max)d characters."))])
     remove_password = BooleanField(_l("Remove the stored password"))
     sender_address = _email(_l("Sender address"))
     sender_name = StringField(_l("Sender name"), filters=[_strip], validators=[
-        Optional(), HeaderSafe(), Length(max=200, message=_l("at most %(max)d characters."))])
+        HeaderSafe(), Optional(), Length(max=200, message=_l("at most %(max)d characters."))])
     agency_email = _email(_l("Agency email address"))
     copies_email = _email(_l("Email address for copies of notifications"))
     payment_problems_email = _email(_l("Email address for payment-problem notifications"))

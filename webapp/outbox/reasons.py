@@ -9,6 +9,8 @@ GAVE_UP = "gave_up"
 WILL_RETRY = "will_retry"
 CONNECTION_LOST_AFTER_DATA = "connection_lost_after_data"
 RESENT = "resent"
+INVALID_ADDRESS = "invalid_address"
+NO_LONGER_NEEDED = "no_longer_needed"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -19,4 +21,6 @@ TITLES = {
     WILL_RETRY: _l("Temporary failure, will retry"),
     CONNECTION_LOST_AFTER_DATA: _l("Connection lost after the message was sent; it may have arrived"),
     RESENT: _l("Resent by an administrator"),
+    INVALID_ADDRESS: _l("The address cannot be written in an email"),
+    NO_LONGER_NEEDED: _l("No longer needed: the order changed before it was sent"),
 }

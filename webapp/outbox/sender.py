@@ -1,10 +1,12 @@
 """Sending an agency's due outbox rows: claimed with a lease, in batches over one SMTP connection."""
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.jobs import stop_requested
@@ -21,7 +23,13 @@ from webapp.smtpcheck.message import compose_message, envelope_sender
 BATCH_SIZE = 100
 # Batches one job may send before it yields the worker to other agencies.
 BATCHES_PER_JOB = 10
+# No new batch after this long: the job ends well inside its RQ timeout (outbox.service's
+# SEND_JOB_TIMEOUT), which would otherwise interrupt it anywhere, even between DATA and the commit.
+JOB_TIME_BUDGET_S = 120
 LEASE = timedelta(minutes=5)
+# No email is started once a batch has run this long: one exchange can take three SMTP
+# timeouts, and a row must never be sent after its lease may have passed to another worker.
+SEND_WITHIN_LEASE_S = LEASE.total_seconds() - 60
 FIRST_RETRY = timedelta(seconds=60)
 LONGEST_RETRY = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -60,8 +68,11 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
     # a row) bought nothing, since nobody else writes rows leased to us. A batch starts from
     # fresh data instead, so changed settings and templates count from the next batch.
     session.expire_on_commit = False
+    started = time.monotonic()
     try:
         for _ in range(BATCHES_PER_JOB):
+            if time.monotonic() - started > JOB_TIME_BUDGET_S:
+                break
             session.expire_all()
             rows = claim_due(agency_id, now=now or utcnow())
             if not rows:
@@ -131,9 +142,11 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
     except SmtpError as error:
         _connection_failed(agency_id, [row for row, _ in ready], error, report)
         return
+    started = time.monotonic()
     with session:
         for index, (row, message) in enumerate(ready):
-            if not _send_one(session, row, message, settings, copies, report):
+            if time.monotonic() - started > SEND_WITHIN_LEASE_S or \
+                    not _send_one(session, row, message, settings, copies, report):
                 _release([r for r, _ in ready[index + 1:]])
                 break
 
@@ -155,8 +168,15 @@ def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
         report.skipped += 1
         return None
     row.subject = rendered.subject[:500]
-    message = compose_message(settings, row.to_address, rendered.subject, rendered.text,
-                              rendered.html)
+    try:
+        message = compose_message(settings, row.to_address, rendered.subject, rendered.text,
+                                  rendered.html)
+    except (ValueError, UnicodeError):
+        # An address no encoding can carry (e.g. an invalid IDN label): this row can never
+        # go, and must not stop the rows behind it.
+        _finish(row, "failed", reason=reasons.INVALID_ADDRESS)
+        report.failed += 1
+        return None
     row.message_id = str(message["Message-ID"])
     return message
 
@@ -183,16 +203,12 @@ def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies:
         reply = session.send(message, envelope_sender(settings, row.to_address), recipients)
     except SmtpError as error:
         return _send_failed(row, error, report)
-    if row.to_address in reply.refused:
-        code, text = reply.refused[row.to_address]
-        _retry_or_fail(row, code, text, "recipient_rejected", temporary=400 <= code < 500,
-                       report=report)
-    else:
-        row.last_code, row.last_reply, row.hint_code = reply.code, reply.reply, None
-        row.attempts += 1
-        _finish(row, "sent")
-        row.sent_at = utcnow()
-        report.sent += 1
+    # A refused copies address (reply.refused) does not hold back the client's email.
+    row.last_code, row.last_reply, row.hint_code = reply.code, reply.reply, None
+    row.attempts += 1
+    _finish(row, "sent")
+    row.sent_at = utcnow()
+    report.sent += 1
     db.session.commit()
     return True
 
@@ -221,7 +237,9 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
 
 def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError,
                        report: SendReport) -> None:
-    if error.hint.code in PAUSING_HINTS:
+    # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
+    # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
+    if error.hint.code in PAUSING_HINTS or not error.temporary:
         pause(agency_id, error.hint.code, error.reply)
         _release(rows)
         report.paused = True
@@ -280,8 +298,11 @@ def is_paused(agency_id: int) -> bool:
 
 
 def pause(agency_id: int, hint_code: str | None, reply: str) -> None:
-    if not is_paused(agency_id):
-        db.session.add(SendingPause(agency_id=agency_id, hint_code=hint_code, reply=reply or ""))
+    """Pause the agency; two workers pausing it at once make one pause (ON CONFLICT DO NOTHING)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(dialect.insert(SendingPause).values(
+        agency_id=agency_id, hint_code=hint_code, reply=reply or "", paused_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["agency_id"]))
     db.session.commit()
 
 

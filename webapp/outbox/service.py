@@ -1,18 +1,22 @@
 """Writing outbox rows inside the caller's transaction, and waking the sender after commit."""
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
 from webapp.models import OutboxEmail
 from webapp.models.types import utcnow
+from webapp.outbox import reasons
 
 # While this flag is set a send job for the agency is queued and will see every row committed
 # before it starts; it expires by itself so a lost job cannot silence an agency for long.
 WAKE_FLAG = "outbox:wake:{agency_id}"
 WAKE_FLAG_TTL = 300
+# Far above the sender's own time budget (sender.JOB_TIME_BUDGET_S): RQ's timeout interrupts a
+# job wherever it is, so it must never be what ends a send job.
+SEND_JOB_TIMEOUT = 900
 
 
 def queue_email(agency_id: int, kind: str, to_address: str, context: dict, dedupe_key: str, *,
@@ -42,7 +46,8 @@ def wake(agency_id: int) -> bool:
     connection = redis_connection()
     if not connection.set(WAKE_FLAG.format(agency_id=agency_id), 1, nx=True, ex=WAKE_FLAG_TTL):
         return False
-    get_queue(MAIL_QUEUE).enqueue(send_outbox, agency_id, result_ttl=0, failure_ttl=86400)
+    get_queue(MAIL_QUEUE).enqueue(send_outbox, agency_id, job_timeout=SEND_JOB_TIMEOUT,
+                                  result_ttl=0, failure_ttl=86400)
     return True
 
 
@@ -67,3 +72,14 @@ def sweep(now: datetime | None = None) -> int:
     agency_ids = db.session.execute(
         select(OutboxEmail.agency_id).where(due_condition(now or utcnow())).distinct()).scalars()
     return sum(wake(agency_id) for agency_id in agency_ids)
+
+
+def withdraw_unsent(agency_id: int, dedupe_prefix: str) -> int:
+    """Skip the agency's not-yet-sent emails whose dedupe key starts with the prefix (their
+    event no longer holds), in the caller's transaction; returns how many."""
+    return db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.agency_id == agency_id, OutboxEmail.status.in_(("queued", "unknown")),
+               OutboxEmail.dedupe_key.startswith(dedupe_prefix, autoescape=True))
+        .values(status="skipped", status_reason=reasons.NO_LONGER_NEEDED, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount

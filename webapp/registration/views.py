@@ -1,6 +1,6 @@
 """Client-facing pages, no staff sign-in, in the agency's language: the demo registration form and
 the confirmation link."""
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
@@ -16,9 +16,10 @@ bp = Blueprint("registration", __name__)
 
 @bp.route("/register/<slug>", methods=["GET", "POST"])
 def register(slug: str):
-    """A stand-in for the agency's booking site: registrations normally arrive through the API."""
+    """A stand-in for the agency's booking site, for the demo only: registrations arrive through
+    the API, and an open form would let anyone make the agency's mailbox write to any address."""
     agency = find_agency(slug)
-    if agency is None:
+    if agency is None or not current_app.config["DEV_TOOLS"]:
         abort(404)
     with force_locale(agency.locale):
         form = RegistrationForm()

@@ -85,7 +85,7 @@ class SmtpError(Exception):
 
 @dataclass(frozen=True)
 class SendReply:
-    """The server's acceptance of one message, and the recipients it refused while accepting others."""
+    """The server's acceptance of one message, and the copies' recipients it refused."""
 
     code: int
     enhanced: str | None
@@ -276,7 +276,10 @@ class SmtpSession:
         return self._client.sock is not None
 
     def send(self, message: EmailMessage, envelope_from: str, recipients: Iterable[str]) -> SendReply:
-        """Send one message; raises SmtpError, after which the session is still usable if it is open."""
+        """Send one message; raises SmtpError, after which the session is still usable if it is open.
+
+        The first recipient is the one the message is for: if it is refused nothing is sent;
+        later ones (copies) refused while it is accepted are listed in the reply's `refused`."""
         try:
             return self._transaction(message, envelope_from, [_envelope_address(r) for r in recipients])
         except SmtpError:
@@ -290,17 +293,16 @@ class SmtpSession:
         content = _flatten(message, international)
         run("mail_from", lambda: self._mail(envelope_from, international, len(content)), expect=(250,))
         refused: dict[str, tuple[int, str]] = {}
-        first_refusal: SmtpError | None = None
-        for recipient in recipients:
+        for position, recipient in enumerate(recipients):
             try:
                 run("rcpt_to", lambda: client.rcpt(recipient), expect=(250, 251))
             except SmtpError as refusal:
-                if refusal.code is None:
-                    raise  # the connection failed: no later recipient can succeed either
+                # The connection failed, or the first recipient (the one the message is for)
+                # was refused: sending only to the others (copies, S9) would repeat them on
+                # every retry, so the whole transaction stops here.
+                if refusal.code is None or position == 0:
+                    raise
                 refused[recipient] = (refusal.code, refusal.reply)
-                first_refusal = first_refusal or refusal
-        if len(refused) == len(recipients) and first_refusal:
-            raise first_refusal
         code, text = run("data", lambda: client.data(content), expect=(250,))
         return SendReply(code, _enhanced_code(text), self._recorder.redact(text), refused)
 

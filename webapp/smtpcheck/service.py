@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.event_streams import publish
 from webapp.jobs import MAIL_QUEUE, get_queue
-from webapp.mailsettings.service import smtp_settings_for
+from webapp.mail_secrets import MailSecretError
+from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
 from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
 from webapp.models.types import utcnow
 from webapp.mailtemplates.render import TemplateMissing, render_email
@@ -37,6 +38,9 @@ def start_test_run(agency: Agency, user: User | None) -> TestRun:
     if not agency.email:
         raise TestRunRefused(_l("Agency email: fill it in first, the test email is sent there."),
                              field="agency_email")
+    if not agency.mail_settings.host or not agency.mail_settings.port:
+        raise TestRunRefused(_l("SMTP server: fill in the server and the port, then save."),
+                             field="host")
     limit = current_app.config["TEST_EMAIL_RUNS_PER_HOUR"]
     if runs_in_last_hour(agency.id) >= limit:
         raise TestRunRefused(
@@ -72,22 +76,33 @@ def execute_test_run(run_id: str) -> TestRun:
     if run is None or run.finished_at is not None:
         return run  # already done: a retried job changes nothing
     agency = db.session.get(Agency, run.agency_id)
-    settings = smtp_settings_for(run.agency_id)
+    try:
+        settings = smtp_settings_for(run.agency_id)
+    except (MailNotConfigured, MailSecretError):
+        # Settings emptied, or a stored password no key decrypts, after the run was started:
+        # end the run anyway, or its page would wait forever.
+        return _finish_run(run, ok=False, steps=[], failed_step=None, hint=None)
     result = run_test(settings, run.to_address, language=agency.locale,
                       message=_agency_test_message(settings, agency, run.to_address),
                       on_step=lambda step: publish(events_key(run_id), "step", step.as_dict()))
-    run.steps = [step.as_dict() for step in result.steps]
-    run.ok, run.failed_step = result.ok, result.failed_step
-    run.hint_code = result.hint.code if result.hint else None
-    run.hint_variant = result.hint.variant if result.hint else None
-    run.hint_reply = (result.hint.reply if result.hint else "")[:1000]
+    return _finish_run(run, ok=result.ok, steps=result.steps, failed_step=result.failed_step,
+                       hint=result.hint)
+
+
+def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint) -> TestRun:
+    if ok:
+        from webapp.outbox.sender import resume
+        resume(run.agency_id)  # the settings work again: send what waited (before the run is
+        # marked finished, so a retried job that finds it finished has already resumed)
+    run.steps = [step.as_dict() for step in steps]
+    run.ok, run.failed_step = ok, failed_step
+    run.hint_code = hint.code if hint else None
+    run.hint_variant = hint.variant if hint else None
+    run.hint_reply = (hint.reply if hint else "")[:1000]
     run.finished_at = utcnow()
     db.session.commit()
-    publish(events_key(run_id), "result", {"ok": run.ok})
-    publish(events_key(run_id), "done", {})
-    if run.ok:
-        from webapp.outbox.sender import resume
-        resume(run.agency_id)  # the settings work again: send what waited
+    publish(events_key(run.id), "result", {"ok": run.ok})
+    publish(events_key(run.id), "done", {})
     return run
 
 
