@@ -230,3 +230,16 @@ def test_a_warning_still_waiting_is_withdrawn_when_the_order_is_paid(agency, eng
     db.session.expire_all()
     row = db.session.execute(db.select(OutboxEmail).filter_by(kind=TIME_LIMIT_WARNING)).scalar_one()
     assert (row.status, row.status_reason) == ("skipped", "no_longer_needed")
+
+
+def test_a_waiting_warning_stays_when_the_order_is_only_issued(agency, engine):
+    engine.post("/orders", ORDER)
+    order = db.session.execute(db.select(Order).filter_by(number=ORDER["number"])).scalar_one()
+    queue_email(agency.id, TIME_LIMIT_WARNING, order.client_email, {}, f"time_limit_warning:{order.id}:x")
+    db.session.commit()
+
+    assert engine.patch(f"/orders/{ORDER['number']}", {"status": "issued"}).status_code == 200
+
+    db.session.expire_all()
+    row = db.session.execute(db.select(OutboxEmail).filter_by(kind=TIME_LIMIT_WARNING)).scalar_one()
+    assert row.status == "queued"

@@ -127,19 +127,16 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     return order
 
 
-# Which changes make a reminder still waiting in the outbox pointless: a paid or cancelled
-# order needs no time-limit warning, complete data no deadline reminder, and a moved limit or
-# deadline gets a reminder of its own (a new dedupe key) from the scheduler.
-MOOT_REMINDERS = {
-    kinds.TIME_LIMIT_WARNING: {"paid", "status", "payment_time_limit"},
-    kinds.DATA_DEADLINE: {"data_complete", "status", "data_deadline"},
-}
-
-
 def _withdraw_moot_reminders(order: Order, changed: dict) -> None:
-    for kind, fields in MOOT_REMINDERS.items():
-        if fields & set(changed):
-            withdraw_unsent(order.agency_id, f"{kind}:{order.id}:")
+    """Reminders still waiting in the outbox that the change made pointless: a paid or
+    cancelled order needs no time-limit warning, complete data no deadline reminder, and a
+    moved limit or deadline gets a reminder of its own (a new dedupe key) from the scheduler.
+    Any other change (booked -> issued, a new name) leaves them alone."""
+    cancelled = changed.get("status") == "cancelled"
+    if cancelled or changed.get("paid") is True or "payment_time_limit" in changed:
+        withdraw_unsent(order.agency_id, f"{kinds.TIME_LIMIT_WARNING}:{order.id}:")
+    if cancelled or changed.get("data_complete") is True or "data_deadline" in changed:
+        withdraw_unsent(order.agency_id, f"{kinds.DATA_DEADLINE}:{order.id}:")
 
 
 def report_payment_problem(agency: Agency, number: str, problem: str) -> None:
