@@ -52,8 +52,10 @@ def start_test_run(agency: Agency, user: User | None) -> TestRun:
     db.session.add(run)
     db.session.commit()
     from webapp.jobs import run_test_email
+    # A run can wait out several SMTP timeouts (15 s each, plus the implicit-TLS probe): RQ's
+    # default 180 s could cut it short and leave the page waiting.
     get_queue(MAIL_QUEUE).enqueue(run_test_email, run.id, job_id=f"testrun-{run.id}",
-                                  result_ttl=0, failure_ttl=86400)
+                                  job_timeout=600, result_ttl=0, failure_ttl=86400)
     return run
 
 
