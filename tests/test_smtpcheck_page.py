@@ -7,7 +7,7 @@ from email import policy
 from conftest import flask_cli, sign_in
 from outbox_helpers import point_agency_at
 from webapp.extensions import db
-from webapp.models import TestRun
+from webapp.models import SendingPause, TestRun
 
 HX = {"HX-Request": "true"}
 
@@ -169,3 +169,18 @@ def test_a_test_needs_a_server_first(admin_client, agency):
     response = _start(admin_client)
     assert response.status_code == 400
     assert 'href="/mail-settings#host"' in response.get_data(as_text=True)
+
+
+def test_a_cli_test_of_the_saved_settings_resumes_a_paused_agency(app, agency, flask_env, smtp_server):
+    point_agency_at(agency, smtp_server())
+    db.session.add(SendingPause(agency_id=agency.id, hint_code="auth_failed", reply="535"))
+    db.session.commit()
+
+    overridden = flask_cli(flask_env, "mail", "test", "--agency", agency.slug, "--sender-name", "X")
+    assert overridden.returncode == 0, overridden.stderr
+    assert db.session.execute(db.select(SendingPause)).first() is not None  # proves nothing saved
+
+    saved = flask_cli(flask_env, "mail", "test", "--agency", agency.slug)
+    assert saved.returncode == 0, saved.stderr
+    db.session.expire_all()
+    assert db.session.execute(db.select(SendingPause)).first() is None

@@ -33,9 +33,10 @@ def mail_test(host, port, security, to_address, login, password_env, sender_addr
               sender_name, timeout, ca_file, agency_slug, as_json):
     """Send a test email step by step; exit 0 when accepted, 1 when a step failed, 2 on bad arguments."""
     values, agency_email = _saved_values(agency_slug)
-    values.update({name: value for name, value in dict(
+    overrides = {name: value for name, value in dict(
         host=host, port=port, security=security, login=login, sender_address=sender_address,
-        sender_name=sender_name, ca_file=ca_file).items() if value is not None})
+        sender_name=sender_name, ca_file=ca_file).items() if value is not None}
+    values.update(overrides)
     if password_env:
         if password_env not in os.environ:
             raise click.BadParameter(f"the variable {password_env} is not set", param_hint="--password-env")
@@ -50,6 +51,12 @@ def mail_test(host, port, security, to_address, login, password_env, sender_addr
 
     result = run_test(settings, to_address, language="en" if as_json else "ru",
                       on_step=None if as_json else _print_step)
+    # The agency's saved settings just worked: a pause of its sending is over, as after a test
+    # from the settings page. Flags that changed them prove nothing about what is saved.
+    if result.ok and agency_slug and not overrides and not password_env:
+        from webapp.outbox.sender import resume
+        if resume(find_agency(agency_slug).id) and not as_json:
+            click.echo("sending of the agency's notifications resumed")
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     elif result.hint:
