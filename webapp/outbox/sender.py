@@ -293,8 +293,14 @@ def _release(rows: list[OutboxEmail]) -> None:
     db.session.commit()
 
 
+def current_pause(agency_id: int) -> SendingPause | None:
+    """The agency's sending pause, if any: what the sender, the settings page and the
+    troubleshooting checks all ask."""
+    return db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+
+
 def is_paused(agency_id: int) -> bool:
-    return db.session.execute(select(SendingPause.id).filter_by(agency_id=agency_id)).first() is not None
+    return current_pause(agency_id) is not None
 
 
 def pause(agency_id: int, hint_code: str | None, reply: str) -> None:
@@ -308,7 +314,7 @@ def pause(agency_id: int, hint_code: str | None, reply: str) -> None:
 
 def resume(agency_id: int) -> bool:
     """Lift a pause (a test email just succeeded) and send what waited; True if one was lifted."""
-    pause_row = db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    pause_row = current_pause(agency_id)
     if pause_row is None:
         return False
     db.session.delete(pause_row)

@@ -10,11 +10,12 @@ from webapp.extensions import db
 from webapp.event_streams import publish
 from webapp.jobs import MAIL_QUEUE, get_queue
 from webapp.mail_secrets import MailSecretError
-from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
-from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
+from webapp.mailsettings.service import MailNotConfigured, settings_view, smtp_settings_for
+from webapp.models import Agency, SendingPause, TestRun, User
 from webapp.models.types import utcnow
 from webapp.mailtemplates.render import TemplateMissing, render_email
 from webapp.notification_kinds import TEST_EMAIL
+from webapp.outbox.sender import current_pause, resume
 from webapp.smtpcheck.engine import run_test
 from webapp.smtpcheck.hints import hint_for
 from webapp.smtpcheck.message import compose_message
@@ -48,7 +49,7 @@ def start_test_run(agency: Agency, user: User | None) -> TestRun:
             status=429)
     run = TestRun(id=secrets.token_hex(16), agency_id=agency.id,
                   user_id=user.id if user else None, to_address=agency.email,
-                  settings_snapshot=settings_snapshot(agency.mail_settings))
+                  settings_snapshot=settings_snapshot(agency))
     db.session.add(run)
     db.session.commit()
     from webapp.jobs import run_test_email
@@ -65,11 +66,11 @@ def runs_in_last_hour(agency_id: int) -> int:
                                              TestRun.created_at > utcnow() - RATE_WINDOW)).scalar_one()
 
 
-def settings_snapshot(settings: MailSettings) -> dict:
+def settings_snapshot(agency: Agency) -> dict:
     """What the run was made with, for the record; the password only as set / not set."""
-    return {"host": settings.host, "port": settings.port, "security": settings.security,
-            "login": settings.login, "password_set": bool(settings.password_encrypted),
-            "sender_address": settings.sender_address, "sender_name": settings.sender_name}
+    view = settings_view(agency)
+    return {name: getattr(view, name) for name in (
+        "host", "port", "security", "login", "password_set", "sender_address", "sender_name")}
 
 
 def execute_test_run(run_id: str) -> TestRun:
@@ -93,7 +94,6 @@ def execute_test_run(run_id: str) -> TestRun:
 
 def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint) -> TestRun:
     if ok:
-        from webapp.outbox.sender import resume
         resume(run.agency_id)  # the settings work again: send what waited (before the run is
         # marked finished, so a retried job that finds it finished has already resumed)
     run.steps = [step.as_dict() for step in steps]
@@ -141,7 +141,7 @@ class TestEmailStatus:
 
 def test_email_status(agency_id: int) -> TestEmailStatus:
     run = last_run(agency_id)
-    pause = db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    pause = current_pause(agency_id)
     return TestEmailStatus(
         last_run=run, last_hint=run_hint(run) if run else None, pause=pause,
         pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None)

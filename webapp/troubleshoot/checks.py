@@ -11,9 +11,10 @@ from webapp.extensions import db
 from webapp.mailsettings.service import SettingsView, settings_view
 from webapp.mailtemplates.render import TemplateBroken, TemplateMissing, render_email
 from webapp.mailtemplates.service import find_template
-from webapp.models import Agency, OutboxEmail, SendingPause, User
+from webapp.models import Agency, OutboxEmail, User
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
+from webapp.outbox.sender import current_pause
 from webapp.smtpcheck.hints import default_ehlo_name, hint_for
 from webapp.smtpcheck.service import last_run, run_hint
 from webapp.troubleshoot.dnsrecords import DnsUnavailable, TxtLookup
@@ -157,7 +158,7 @@ def check_connection_failures(ctx: CheckContext) -> CheckResult:
 
 
 def check_sending_pause(ctx: CheckContext) -> CheckResult:
-    pause = db.session.execute(select(SendingPause).filter_by(agency_id=ctx.agency.id)).scalar_one_or_none()
+    pause = current_pause(ctx.agency.id)
     base = dict(check="sending_pause", area="connection")
     if pause is None:
         return CheckResult(**base, status=OK, title=_("Sending is not paused"))
