@@ -20,7 +20,7 @@ from harness import ROOT, bench_site, free_port, queue_rows, table, wait_until, 
 from webapp.extensions import db
 from webapp.models.types import utcnow
 from webapp.outbox.sender import send_due
-from webapp.outbox.service import due_condition, sweep
+from webapp.outbox.service import abandoned_condition, due_condition, sweep
 from webapp.models import OutboxEmail
 
 SWEEP_EVERY = 5  # seconds; rq cron sweeps once a minute (the tick), the run has no time to wait for it
@@ -78,7 +78,7 @@ def final_phase(site) -> int:
                 send_due(agency_id, now=later)
             still_due = db.session.execute(
                 db.select(db.func.count()).select_from(OutboxEmail).where(
-                    due_condition(later))).scalar()
+                    db.or_(due_condition(later), abandoned_condition(later)))).scalar()
             if not still_due:
                 return rounds
             later += LATER

@@ -157,6 +157,20 @@ class BenchSite:
                 command, env=self.env, cwd=ROOT, start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
+    def wait_workers_ready(self, timeout: float = 60) -> None:
+        """Until every started worker has registered with Redis and waits for jobs, so a timed
+        leg measures the sending, not Python starting up."""
+        from rq import Worker
+        connection = Redis.from_url(self.redis.url)
+        wait_until(lambda: Worker.count(connection=connection) >= len(self.workers),
+                   timeout=timeout, what=f"{len(self.workers)} workers ready")
+
+    def wake_all(self) -> None:
+        from webapp.outbox.service import wake
+        with self.app.app_context():
+            for agency_id in self.agency_ids:
+                wake(agency_id)
+
     def restart_worker(self, index: int, *options: str) -> None:
         """Kill a worker's whole process group with SIGKILL, as an OOM killer or a lost machine
         would, and start a fresh one in its place."""
@@ -266,11 +280,12 @@ def post_registrations(site: BenchSite, count: int, *, prefix: str = "client") -
     return time.perf_counter() - started
 
 
-def queue_rows(site: BenchSite, count: int, *, prefix: str = "client") -> None:
+def queue_rows(site: BenchSite, count: int, *, prefix: str = "client", wake: bool = True) -> None:
     """Write `count` registration confirmations straight into the outbox, a thousand per
-    transaction, spread over the agencies, then wake each agency: for runs about sending."""
+    transaction, spread over the agencies, then wake each agency (unless `wake` is False):
+    for runs about sending."""
     from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
-    from webapp.outbox.service import queue_email, wake
+    from webapp.outbox.service import queue_email
     context = sample_context(REGISTRATION_CONFIRMATION) | {"client_name": "Анна Петрова"}
     agencies = site.agency_ids
     with site.app.app_context():
@@ -280,8 +295,8 @@ def queue_rows(site: BenchSite, count: int, *, prefix: str = "client") -> None:
             if number % 1000 == 999:
                 db.session.commit()
         db.session.commit()
-        for agency_id in agencies:
-            wake(agency_id)
+    if wake:
+        site.wake_all()
 
 
 def table(title: str, rows: list[tuple], headers: tuple) -> str:

@@ -111,6 +111,7 @@ class RecordingHandler:
     replies: dict = field(default_factory=dict)
     delay: float = 0.0
     hang_up_on_ehlo: bool = False
+    pipelining: bool = True
     received: list[Received] = field(default_factory=list)
     auth_attempts: list[tuple[str, str]] = field(default_factory=list)
     sessions: int = 0
@@ -129,6 +130,8 @@ class RecordingHandler:
         if not session.host_name:
             self.sessions += 1  # the first EHLO of a connection (a second one follows STARTTLS)
         session.host_name = hostname
+        if self.pipelining:  # as Postfix, Gmail and Exchange do; aiosmtpd reads pipelined commands in order
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -211,10 +214,12 @@ def smtp_server(smtp_tls_files):
         replies: dict | None = None,
         delay: float = 0.0,
         hang_up_on_ehlo: bool = False,
+        pipelining: bool = True,
         data_size_limit: int = 10 * 1024 * 1024,
         auth_exclude_mechanism: list[str] | None = None,
     ) -> RunningServer:
-        handler = RecordingHandler(replies=replies or {}, delay=delay, hang_up_on_ehlo=hang_up_on_ehlo)
+        handler = RecordingHandler(replies=replies or {}, delay=delay, hang_up_on_ehlo=hang_up_on_ehlo,
+                                   pipelining=pipelining)
         port = free_port()
         kwargs = {
             "hostname": "127.0.0.1",

@@ -8,7 +8,8 @@ from webapp.extensions import db
 from webapp.models import EmailTemplate, SendingPause
 from webapp.models.types import utcnow
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
-from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due
+from webapp.outbox.journal import Accepted, Journal
+from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due, settle_abandoned
 from webapp.outbox.service import queue_email
 from webapp.smtpcheck.service import execute_test_run, start_test_run
 
@@ -159,6 +160,44 @@ def test_rows_of_a_dead_worker_are_taken_again_after_the_lease(agency, smtp_serv
     send_due(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
     assert reload(row).status == "sent"
     assert len(server.handler.received) == 1
+
+
+def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
+            for n in range(5)]
+    claimed = claim_due(agency.id, now=utcnow())
+    # What a worker journals before each message: two were accepted, the third was with the
+    # server when the worker died, the last two were never reached.
+    batch = Journal(claimed[0].lease_owner)
+    accepted = [Accepted(row.id, 250, "2.0.0 Ok: queued as A1", utcnow()) for row in rows[:2]]
+    batch.handing(rows[0].id, [])
+    batch.handing(rows[1].id, accepted[:1])
+    batch.handing(rows[2].id, accepted[1:])
+
+    send_due(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
+
+    delivered = [received.rcpt_tos[0] for received in server.handler.received]
+    assert sorted(delivered) == [row.to_address for row in rows[2:]]  # none of the first two again
+    assert [(reload(row).status, reload(row).attempts) for row in rows] == \
+        [("sent", 1), ("sent", 1), ("sent", 2), ("sent", 1), ("sent", 1)]
+    assert reload(rows[0]).last_reply == "2.0.0 Ok: queued as A1"
+    assert reload(rows[2]).resent_after_unknown  # the one in flight is resent once, never again
+
+
+def test_the_message_in_flight_when_a_worker_died_is_shown_as_possibly_arrived(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+    (claimed,) = claim_due(agency.id, now=utcnow())
+    Journal(claimed.lease_owner).handing(row.id, [])
+
+    settle_abandoned(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
+
+    row = reload(row)
+    assert (row.status, row.status_reason) == ("unknown", "worker_lost_in_flight")
+    assert server.handler.received == []
 
 
 def test_no_recipient_address_is_skipped_with_the_reason(agency, smtp_server):

@@ -152,8 +152,10 @@ def test_settings_repr_hides_the_password(smtp_server):
 
 # --- the batch sender's session -------------------------------------------------------------
 
-def test_one_session_sends_many_messages_and_survives_a_refused_recipient(smtp_server):
-    server = smtp_server(replies={"RCPT": {"gone@example.com": "550 5.1.1 User unknown"}})
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_one_session_sends_many_messages_and_survives_a_refused_recipient(smtp_server, pipelining):
+    server = smtp_server(replies={"RCPT": {"gone@example.com": "550 5.1.1 User unknown"}},
+                         pipelining=pipelining)
     settings = server.settings()
     message = build_test_message(settings, AGENCY)
 
@@ -169,6 +171,23 @@ def test_one_session_sends_many_messages_and_survives_a_refused_recipient(smtp_s
     assert partial.refused == {"gone@example.com": (550, "5.1.1 User unknown")}
     assert [r.rcpt_tos for r in server.handler.received] == [[AGENCY], [AGENCY]]
     assert server.handler.sessions == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_refused_sender_leaves_the_session_in_step_for_the_next_message(smtp_server, pipelining):
+    # Under PIPELINING the RCPT and DATA replies are already on their way when MAIL is refused.
+    server = smtp_server(replies={"MAIL": ["553 5.7.1 Sender not allowed"]}, pipelining=pipelining)
+    settings = server.settings()
+    message = build_test_message(settings, AGENCY)
+
+    with open_session(settings) as session:
+        with pytest.raises(SmtpError) as refused:
+            session.send(message, "tours@example.com", [AGENCY, "copies@example.com"])
+        after = session.send(message, "tours@example.com", [AGENCY])
+
+    assert (refused.value.step, refused.value.code) == ("mail_from", 553)
+    assert after.code == 250
+    assert [r.rcpt_tos for r in server.handler.received] == [[AGENCY]]
 
 
 def test_a_session_that_cannot_open_raises_with_step_and_hint():

@@ -11,6 +11,7 @@ CONNECTION_LOST_AFTER_DATA = "connection_lost_after_data"
 RESENT = "resent"
 INVALID_ADDRESS = "invalid_address"
 NO_LONGER_NEEDED = "no_longer_needed"
+WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -23,4 +24,6 @@ TITLES = {
     RESENT: _l("Resent by an administrator"),
     INVALID_ADDRESS: _l("The address cannot be written in an email"),
     NO_LONGER_NEEDED: _l("No longer needed: the order changed before it was sent"),
+    WORKER_LOST_IN_FLIGHT: _l("The sending process stopped while the message was with the server; "
+                              "it may have arrived"),
 }

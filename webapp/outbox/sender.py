@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
@@ -15,8 +15,9 @@ from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
 from webapp.mailtemplates.render import AgencyTemplate, TemplateMissing, load_template
 from webapp.models import MailSettings, OutboxEmail, SendingPause
 from webapp.models.types import utcnow
-from webapp.outbox import reasons
-from webapp.outbox.service import clear_wake, due_condition, wake
+from webapp.outbox import journal, reasons
+from webapp.outbox.journal import Accepted, Journal
+from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
 from webapp.smtpcheck.connection import SmtpError, SmtpSession, open_session
 from webapp.smtpcheck.message import compose_message, envelope_sender
 
@@ -64,9 +65,9 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
         report.paused = True
         return report
     session = db.session()
-    # Each row is committed once sent; re-reading every leased row after each commit (one SELECT
-    # a row) bought nothing, since nobody else writes rows leased to us. A batch starts from
-    # fresh data instead, so changed settings and templates count from the next batch.
+    # Re-reading every leased row after a commit bought nothing, since nobody else writes rows
+    # leased to us. A batch starts from fresh data instead, so changed settings and templates
+    # count from the next batch.
     session.expire_on_commit = False
     started = time.monotonic()
     try:
@@ -89,7 +90,9 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
 
 
 def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list[OutboxEmail]:
-    """Lease up to `limit` due rows to this caller; a crashed worker's rows come back after LEASE."""
+    """Lease up to `limit` due rows to this caller; a crashed worker's rows come back after LEASE,
+    settled from its journal first."""
+    settle_abandoned(agency_id, now=now)
     owner = str(uuid.uuid4())
     candidates = (select(OutboxEmail.id)
                   .where(OutboxEmail.agency_id == agency_id, due_condition(now))
@@ -111,10 +114,11 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
                                           else_=OutboxEmail.resent_after_unknown))
         .execution_options(synchronize_session=False))
     db.session.commit()
+    # populate_existing: settling may have loaded some of these rows before the UPDATE above.
     return list(db.session.execute(
         select(OutboxEmail).where(OutboxEmail.lease_owner == owner,
                                   OutboxEmail.status == "sending")
-        .order_by(OutboxEmail.id)).scalars())
+        .order_by(OutboxEmail.id).execution_options(populate_existing=True)).scalars())
 
 
 def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> None:
@@ -122,8 +126,8 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
         settings = smtp_settings_for(agency_id)
     except (MailNotConfigured, MailSecretError) as problem:
         # Nothing can be sent until an administrator fixes the settings: wait, do not fail.
-        pause(agency_id, None, str(problem))
         _release(rows)
+        pause(agency_id, None, str(problem))
         report.paused = True
         return
     copies = db.session.execute(select(MailSettings.copies_email)
@@ -142,13 +146,52 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
     except SmtpError as error:
         _connection_failed(agency_id, [row for row, _ in ready], error, report)
         return
+    delivery = _Delivery(rows[0].lease_owner)
     started = time.monotonic()
     with session:
         for index, (row, message) in enumerate(ready):
             if time.monotonic() - started > SEND_WITHIN_LEASE_S or \
-                    not _send_one(session, row, message, settings, copies, report):
+                    not _send_one(session, row, message, settings, copies, report, delivery):
                 _release([r for r, _ in ready[index + 1:]])
                 break
+    delivery.commit()
+
+
+class _Delivery:
+    """A batch's accepted rows: journaled in Redis before each next message goes out, written to
+    the database together at the end of the batch (one transaction, not one a message)."""
+
+    def __init__(self, owner: str):
+        self.owner, self.journal = owner, Journal(owner)
+        self.accepted: list[Accepted] = []
+        self._journaled = 0
+
+    def handing(self, row: OutboxEmail) -> None:
+        """Called before a row goes to the server; raises if Redis cannot record it, and the row
+        is then not sent."""
+        self.journal.handing(row.id, self.accepted[self._journaled:])
+        self._journaled = len(self.accepted)
+
+    def commit(self) -> None:
+        """Write the accepted rows with the batch's other changes, then forget the journal."""
+        _mark_sent(self.owner, self.accepted)
+        db.session.commit()
+        self.journal.discard()
+
+
+def _mark_sent(owner: str, accepted: list[Accepted]) -> None:
+    # Only rows still leased to this batch: a batch that outlived its lease was settled by
+    # another worker from the same journal, with the same outcome.
+    if not accepted:
+        return
+    table = OutboxEmail.__table__
+    db.session.execute(
+        table.update().where(table.c.id == bindparam("row_id"),
+                             table.c.lease_owner == owner, table.c.status == "sending")
+        .values(attempts=table.c.attempts + 1),
+        [{"row_id": a.row_id, "status": "sent", "status_reason": "", "last_code": a.code,
+          "last_reply": a.reply, "hint_code": None, "sent_at": a.sent_at, "updated_at": a.sent_at,
+          "lease_owner": None, "lease_until": None} for a in accepted])
 
 
 def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
@@ -195,21 +238,18 @@ def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
 
 
 def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies: str,
-              report: SendReport) -> bool:
-    """Send one row and record the outcome at once; False when the connection is unusable."""
+              report: SendReport, delivery: _Delivery) -> bool:
+    """Send one row and record the outcome; False when the connection is unusable."""
     # Copies (S9) are an extra envelope recipient: the client's headers never show them.
     recipients = [row.to_address] + ([copies] if copies and copies != row.to_address else [])
+    delivery.handing(row)
     try:
         reply = session.send(message, envelope_sender(settings, row.to_address), recipients)
     except SmtpError as error:
         return _send_failed(row, error, report)
     # A refused copies address (reply.refused) does not hold back the client's email.
-    row.last_code, row.last_reply, row.hint_code = reply.code, reply.reply, None
-    row.attempts += 1
-    _finish(row, "sent")
-    row.sent_at = utcnow()
+    delivery.accepted.append(Accepted(row.id, reply.code, reply.reply, utcnow()))
     report.sent += 1
-    db.session.commit()
     return True
 
 
@@ -218,20 +258,16 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
         # The server may have delivered it: mark unknown and resend once, later (RFC 1047).
         row.attempts += 1
         _record_reply(row, error)
-        row.status, row.status_reason = "unknown", reasons.CONNECTION_LOST_AFTER_DATA
-        row.next_attempt_at = utcnow() + UNKNOWN_RESEND_AFTER
-        row.lease_owner = row.lease_until = None
+        _unknown(row, reasons.CONNECTION_LOST_AFTER_DATA, utcnow() + UNKNOWN_RESEND_AFTER)
         report.unknown += 1
-        db.session.commit()
         return False
     if error.hint.code in PAUSING_HINTS:
-        pause(row.agency_id, error.hint.code, error.reply)
         _release([row])
+        pause(row.agency_id, error.hint.code, error.reply)
         report.paused = True
         return False
     _retry_or_fail(row, error.code, error.reply, error.hint.code, temporary=error.temporary,
                    report=report)
-    db.session.commit()
     return error.code is not None  # no reply code: the connection is gone
 
 
@@ -240,8 +276,8 @@ def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError
     # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
     # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
     if error.hint.code in PAUSING_HINTS or not error.temporary:
-        pause(agency_id, error.hint.code, error.reply)
         _release(rows)
+        pause(agency_id, error.hint.code, error.reply)
         report.paused = True
         return
     for row in rows:
@@ -286,11 +322,38 @@ def _finish(row: OutboxEmail, status: str, reason: str = "") -> None:
     row.lease_owner = row.lease_until = None
 
 
+def _unknown(row: OutboxEmail, reason: str, resend_at: datetime) -> None:
+    row.status, row.status_reason = "unknown", reason
+    row.next_attempt_at = resend_at
+    row.lease_owner = row.lease_until = None
+
+
 def _release(rows: list[OutboxEmail]) -> None:
-    """Give rows back untouched: they were never handed to the server."""
+    """Give rows back untouched (they were never handed to the server), with the caller's
+    next commit."""
     for row in rows:
         row.status, row.lease_owner, row.lease_until = "queued", None, None
-    db.session.commit()
+
+
+def settle_abandoned(agency_id: int, *, now: datetime) -> None:
+    """Rows of a worker that died mid-batch, once their lease ran out: sent if its journal says
+    the server accepted them, unknown (resent once, RFC 1047) if one was with the server,
+    queued again if it never got to them. Without a journal (Redis lost it) all are queued."""
+    owners = db.session.execute(
+        select(OutboxEmail.lease_owner).where(OutboxEmail.agency_id == agency_id,
+                                              abandoned_condition(now)).distinct()).scalars().all()
+    for owner in owners:
+        record = journal.read(owner)
+        _mark_sent(owner, list(record.accepted.values()))
+        for row in db.session.execute(select(OutboxEmail).where(
+                OutboxEmail.lease_owner == owner, OutboxEmail.status == "sending")).scalars():
+            if row.id in record.in_flight:
+                row.attempts += 1
+                _unknown(row, reasons.WORKER_LOST_IN_FLIGHT, now)
+            else:
+                _release([row])
+        db.session.commit()
+        journal.discard(owner)
 
 
 def current_pause(agency_id: int) -> SendingPause | None:

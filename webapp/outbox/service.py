@@ -57,20 +57,27 @@ def clear_wake(agency_id: int) -> None:
 
 
 def due_condition(now: datetime):
-    """Rows a sender may take now: queued and due, one resend of an unknown, expired leases."""
+    """Rows a sender may take now: queued and due, and the one resend of an unknown."""
     return or_(
         and_(OutboxEmail.status == "queued", OutboxEmail.next_attempt_at <= now),
         and_(OutboxEmail.status == "unknown", OutboxEmail.resent_after_unknown.is_(False),
              OutboxEmail.next_attempt_at <= now),
-        and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now),
     )
+
+
+def abandoned_condition(now: datetime):
+    """Rows of a batch whose lease ran out (its worker died): settled from its journal before
+    anything is sent again (sender.settle_abandoned)."""
+    return and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now)
 
 
 def sweep(now: datetime | None = None) -> int:
     """Wake every agency with due rows: retries whose time came, rows of crashed workers, and
     rows whose after-commit wake was lost. Returns how many agencies were woken."""
+    now = now or utcnow()
     agency_ids = db.session.execute(
-        select(OutboxEmail.agency_id).where(due_condition(now or utcnow())).distinct()).scalars()
+        select(OutboxEmail.agency_id).where(or_(due_condition(now), abandoned_condition(now)))
+        .distinct()).scalars()
     return sum(wake(agency_id) for agency_id in agency_ids)
 
 

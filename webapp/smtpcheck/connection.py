@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-import copy
-import io
+import collections
 import re
 import smtplib
 import socket
@@ -12,11 +11,11 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from email.generator import BytesGenerator
 from email.message import EmailMessage
 
 from webapp.smtpcheck import guard
 from webapp.smtpcheck.hints import Hint, classify, default_ehlo_name, hint_for
+from webapp.smtpcheck.wire import flatten
 
 SECURITY_CHOICES = ("none", "starttls", "tls")
 MASK = "••••"
@@ -101,6 +100,7 @@ class _Diagnosed(Exception):
         self.description, self.hint, self.code = description, hint, code
 
 
+_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's dot-stuffing
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -243,16 +243,55 @@ def _envelope_address(address: str) -> str:
     return address.strip()
 
 
-def _flatten(message: EmailMessage, international: bool) -> bytes:
-    # As smtplib.send_message does: CRLF line ends, raw UTF-8 headers only under SMTPUTF8 (RFC 6531),
-    # and blind copies never written into the message itself.
-    if "Bcc" in message or "Resent-Bcc" in message:
-        message = copy.copy(message)
-        del message["Bcc"], message["Resent-Bcc"]
-    policy = message.policy.clone(utf8=True) if international else message.policy
-    with io.BytesIO() as buffer:
-        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
-        return buffer.getvalue()
+class _Commands:
+    """One message's MAIL, RCPT and DATA commands: those written up front (PIPELINING) have their
+    replies read in order, the others are written one at a time as their reply is asked for."""
+
+    def __init__(self, client: _Client, encoding: str):
+        self._client, self._encoding = client, encoding
+        self._waiting: list[str] = []  # the rest of the commands, not written yet
+        self._unanswered: collections.deque[str] = collections.deque()
+
+    def start(self, commands: list[str], upfront: int) -> None:
+        self._waiting = list(commands)
+        if upfront:
+            self._write(upfront)
+
+    def reply(self) -> tuple[int, bytes]:
+        """The reply to the next command, written first unless it already was."""
+        if not self._unanswered:
+            self._write(1)
+        self._unanswered.popleft()
+        return self._client.getreply()
+
+    def content(self, content: bytes) -> tuple[int, bytes]:
+        """After 354: the message, dot-stuffed and ended (RFC 5321 4.5.2), and the final reply."""
+        stuffed = _LEADING_DOT.sub(b"..", content)
+        if not stuffed.endswith(b"\r\n"):
+            stuffed += b"\r\n"
+        self._client.send(stuffed + b".\r\n")
+        return self._client.getreply()
+
+    def drain(self) -> None:
+        """After a refusal, read the replies still owed to written commands (a DATA answered
+        354 gets an empty message, refused for want of recipients), so the connection stays
+        in step for RSET and the next message."""
+        try:
+            while self._unanswered:
+                command = self._unanswered.popleft()
+                code, _ = self._client.getreply()
+                if command == "DATA" and code == 354:
+                    self._client.send(b".\r\n")
+                    self._unanswered.append(".")
+        except _STEP_ERRORS:
+            self._client.close()
+
+    def _write(self, count: int) -> None:
+        commands, self._waiting = self._waiting[:count], self._waiting[count:]
+        if any("\r" in command or "\n" in command for command in commands):
+            raise ValueError("an SMTP command must not contain a line break")  # as smtplib.putcmd
+        self._client.send("".join(f"{command}\r\n" for command in commands).encode(self._encoding))
+        self._unanswered.extend(command.partition(" ")[0] for command in commands)
 
 
 class SmtpSession:
@@ -287,26 +326,55 @@ class SmtpSession:
             raise
 
     def _transaction(self, message: EmailMessage, envelope_from: str, recipients: list[str]) -> SendReply:
-        client, run = self._client, self._recorder.run
+        run = self._recorder.run
         envelope_from = _envelope_address(envelope_from)
         international = not "".join([envelope_from, *recipients]).isascii()
-        content = _flatten(message, international)
-        run("mail_from", lambda: self._mail(envelope_from, international, len(content)), expect=(250,))
-        refused: dict[str, tuple[int, str]] = {}
-        for position, recipient in enumerate(recipients):
-            try:
-                run("rcpt_to", lambda: client.rcpt(recipient), expect=(250, 251))
-            except SmtpError as refusal:
-                # The connection failed, or the first recipient (the one the message is for)
-                # was refused: sending only to the others (copies, S9) would repeat them on
-                # every retry, so the whole transaction stops here.
-                if refusal.code is None or position == 0:
-                    raise
-                refused[recipient] = (refusal.code, refusal.reply)
-        code, text = run("data", lambda: client.data(content), expect=(250,))
+        content = flatten(message, international)
+        commands = _Commands(self._client, "utf-8" if international else "ascii")
+
+        def mail_from() -> tuple[int, bytes]:
+            options = self._mail_options(envelope_from, international, len(content))
+            envelope = [f"MAIL FROM:<{envelope_from}>{options}",
+                        *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
+            commands.start(envelope, upfront=self._upfront(len(recipients)))
+            return commands.reply()
+
+        def data() -> tuple[int, bytes]:
+            code, reply = commands.reply()
+            if code != 354:
+                return code, reply
+            return commands.content(content)
+
+        try:
+            run("mail_from", mail_from, expect=(250,))
+            refused: dict[str, tuple[int, str]] = {}
+            for position, recipient in enumerate(recipients):
+                try:
+                    run("rcpt_to", commands.reply, expect=(250, 251))
+                except SmtpError as refusal:
+                    # The connection failed, or the first recipient (the one the message is for)
+                    # was refused: sending only to the others (copies, S9) would repeat them on
+                    # every retry, so the whole transaction stops here.
+                    if refusal.code is None or position == 0:
+                        raise
+                    refused[recipient] = (refusal.code, refusal.reply)
+            code, text = run("data", data, expect=(250,))
+        except SmtpError as failure:
+            if failure.code is not None:
+                commands.drain()  # replies to commands already written, so the next one is ours
+            raise
         return SendReply(code, _enhanced_code(text), self._recorder.redact(text), refused)
 
-    def _mail(self, envelope_from: str, international: bool, size: int) -> tuple[int, bytes]:
+    def _upfront(self, recipients: int) -> int:
+        """How many of a message's commands to write before reading a reply: under PIPELINING
+        (RFC 2920) MAIL, the RCPTs and DATA, one round trip instead of three; with copies DATA
+        waits for the RCPT replies, since after a 354 a message whose own address was refused
+        could only be ended, and would then reach the copies alone."""
+        if not self._client.has_extn("pipelining"):
+            return 0
+        return 1 + recipients + (1 if recipients == 1 else 0)
+
+    def _mail_options(self, envelope_from: str, international: bool, size: int) -> str:
         client = self._client
         options = [f"SIZE={size}"] if client.has_extn("size") else []  # RFC 1870: refused early if too big
         if international:
@@ -314,7 +382,7 @@ class SmtpSession:
                 hint = hint_for("sender_rejected" if not envelope_from.isascii() else "recipient_rejected")
                 raise _Diagnosed("The server does not accept non-ASCII addresses (no SMTPUTF8).", hint)
             options += ["SMTPUTF8", "BODY=8BITMIME"]
-        return client.mail(envelope_from, options)
+        return "".join(f" {option}" for option in options)
 
     def _reset_quietly(self) -> None:
         # RSET so the next message of a batch starts a clean transaction (RFC 5321 4.1.1.5).

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import random
 from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
-from email.policy import EmailPolicy
 from email.utils import format_datetime, localtime, make_msgid, quote
 from pathlib import Path
 
@@ -15,21 +15,10 @@ from babel.support import NullTranslations, Translations
 
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.guard import ascii_host
+from webapp.smtpcheck.wire import READY
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 LANGUAGES = ("ru", "en")
-
-
-class _ReadyPolicy(EmailPolicy):
-    """The SMTP policy for a message whose headers we stored ready-encoded: reading one back
-    (the generator asks for Content-Type eight times a message) returns the string, skipping
-    headerregistry's parser, which cost more than composing the whole message."""
-
-    def header_fetch_parse(self, name, value):
-        return "".join(value.splitlines())
-
-
-READY = _ReadyPolicy(linesep="\r\n")  # email.policy.SMTP's settings
 
 
 def _translations(language: str) -> NullTranslations:
@@ -45,6 +34,9 @@ def envelope_sender(settings: SmtpSettings, to_address: str) -> str:
     return to_address.strip()  # a relay that needs no login and no sender address set
 
 
+# A batch repeats the agency's name and a few subjects: encoding each once saves most of the
+# composing time (email.header is slow).
+@functools.lru_cache(maxsize=1024)
 def _address(display_name: str, addr_spec: str) -> str:
     local, _, domain = addr_spec.rpartition("@")
     if local.isascii():
@@ -59,6 +51,7 @@ def _address(display_name: str, addr_spec: str) -> str:
            f"{READY.linesep} <{address}>"
 
 
+@functools.lru_cache(maxsize=1024)
 def _header_text(name: str, value: str) -> str:
     """An unstructured header value ready to write: ASCII as it is, else RFC 2047 encoded words,
     folded to 78 characters (RFC 5322 2.1.1)."""

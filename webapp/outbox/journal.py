@@ -1,0 +1,80 @@
+"""What a send batch has handed to the mail server, kept in Redis until the batch's statuses
+are committed, so a worker killed mid-batch is settled from it instead of sending it all again.
+
+One Redis round trip a message replaces a database commit a message: the journal says which
+rows were accepted (and with what reply) and which one was with the server when the worker
+died; the database learns it once a batch, or from `read` after the lease ran out.
+"""
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from webapp.jobs import redis_connection
+
+KEY = "outbox:journal:{owner}"
+# Far beyond any lease (sender.LEASE): the journal must outlive the lease it settles.
+TTL_S = 2 * 86400
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A row the server accepted: what its status update needs."""
+    row_id: int
+    code: int
+    reply: str
+    sent_at: datetime
+
+    def as_entry(self) -> str:
+        return json.dumps(["accepted", self.row_id, self.code, self.reply,
+                           self.sent_at.isoformat()])
+
+
+@dataclass
+class Record:
+    """A dead batch as its journal tells it."""
+    accepted: dict[int, Accepted] = field(default_factory=dict)
+    handed: set[int] = field(default_factory=set)
+
+    @property
+    def in_flight(self) -> set[int]:
+        """Handed to the server without a known answer: it may have arrived."""
+        return self.handed - self.accepted.keys()
+
+
+class Journal:
+    def __init__(self, owner: str):
+        self.key = KEY.format(owner=owner)
+        self._redis = redis_connection()
+        self._written = False
+
+    def handing(self, row_id: int, accepted: list[Accepted]) -> None:
+        """Before a row goes to the server: the acceptances not yet written, then the row."""
+        entries = [entry.as_entry() for entry in accepted] + [json.dumps(["handing", row_id])]
+        if self._written:
+            self._redis.rpush(self.key, *entries)
+            return
+        pipeline = self._redis.pipeline(transaction=False)
+        pipeline.rpush(self.key, *entries).expire(self.key, TTL_S)
+        pipeline.execute()
+        self._written = True
+
+    def discard(self) -> None:
+        """The batch's statuses are committed: nothing left to settle."""
+        if self._written:
+            self._redis.delete(self.key)
+
+
+def read(owner: str) -> Record:
+    record = Record()
+    for raw in redis_connection().lrange(KEY.format(owner=owner), 0, -1):
+        kind, row_id, *details = json.loads(raw)
+        if kind == "handing":
+            record.handed.add(row_id)
+        else:
+            code, reply, sent_at = details
+            record.accepted[row_id] = Accepted(row_id, code, reply, datetime.fromisoformat(sent_at))
+    return record
+
+
+def discard(owner: str) -> None:
+    redis_connection().delete(KEY.format(owner=owner))
