@@ -103,7 +103,7 @@ def tally(site, log_path) -> tuple[dict, dict]:
         "delivered (distinct notifications)": sum(1 for to, _ in rows if deliveries[to]),
         "duplicated (extra copies)": sum(duplicated.values()),
         "  of which after a post-DATA drop": explained,
-        "  of which after a SIGKILL between reply and commit": sum(duplicated.values()) - explained,
+        "  of which after a SIGKILL with the message in flight": sum(duplicated.values()) - explained,
         "lost (never delivered)": sum(1 for to, _ in rows if not deliveries[to]),
         "unknown (status left unknown)": statuses.get("unknown", 0),
         "dropped connections after DATA": sum(drops.values()),

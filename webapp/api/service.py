@@ -81,8 +81,10 @@ def replay_or_reserve(agency_id: int, key: str, fingerprint: str) -> tuple[int, 
 
 
 def remember_response(agency_id: int, key: str, status: int, body: dict) -> None:
-    record = _record(agency_id, key)
-    record.response_status, record.response_body = status, body
+    db.session.execute(
+        update(IdempotencyRecord).filter_by(agency_id=agency_id, key=key)
+        .values(response_status=status, response_body=body)
+        .execution_options(synchronize_session=False))
     db.session.commit()
 
 

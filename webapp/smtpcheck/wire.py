@@ -20,7 +20,7 @@ class ReadyPolicy(EmailPolicy):
 
 
 READY = ReadyPolicy(linesep="\r\n")  # email.policy.SMTP's settings
-_LINE_END = re.compile(r"\r\n|\r|\n")  # what the generator splits bodies on (email.generator.NLCRE)
+_LINE_END = re.compile(rb"\r\n|\r|\n")  # what the generator splits bodies on (email.generator.NLCRE)
 
 
 def flatten(message: EmailMessage, international: bool) -> bytes:
@@ -42,14 +42,23 @@ def flatten(message: EmailMessage, international: bool) -> bytes:
 def _ready_bytes(message: EmailMessage, policy: EmailPolicy) -> bytes:
     """What BytesGenerator writes for a message of ready headers and text or multipart bodies
     (tests compare the two byte for byte)."""
-    head = "".join(policy.fold(name, value) for name, value in message.raw_items())
+    head = "".join(_header_line(name, value, policy) for name, value in message.raw_items())
     head_bytes = head.encode("utf-8" if policy.utf8 else "ascii") + b"\r\n"
     if not message.is_multipart():
-        # get_payload() gives 8bit bodies back as text in their charset; the same charset
-        # writes the same bytes the generator copies out.
-        body = _LINE_END.sub("\r\n", message.get_payload() or "")
-        return head_bytes + body.encode(message.get_content_charset("ascii"))
+        # decode=True gives a 7bit/8bit body back as the bytes the generator copies out (and
+        # skips the charset lookup); quoted-printable and base64 bodies are ASCII text.
+        cte = message.get("Content-Transfer-Encoding", "").lower()
+        body = message.get_payload(decode=True) if cte in ("", "7bit", "8bit") \
+            else message.get_payload().encode("ascii")
+        return head_bytes + _LINE_END.sub(b"\r\n", body or b"")
     delimiter = f"--{message.get_boundary()}".encode("ascii")
     parts = [_ready_bytes(part, policy) for part in message.get_payload()]
     return (head_bytes + delimiter + b"\r\n" + (b"\r\n" + delimiter + b"\r\n").join(parts)
             + b"\r\n" + delimiter + b"--\r\n")
+
+
+def _header_line(name: str, value: str, policy: EmailPolicy) -> str:
+    # A one-line value that fits is written as it is, which is what folding it would give.
+    if "\n" not in value and len(name) + len(value) + 2 <= policy.max_line_length:
+        return f"{name}: {value}\r\n"
+    return policy.fold(name, value)
