@@ -1,5 +1,6 @@
 """Notifications leave through the outbox exactly once, or the administrator sees why not."""
 import email
+import time
 from datetime import timedelta
 from email import policy
 
@@ -198,6 +199,27 @@ def test_the_message_in_flight_when_a_worker_died_is_shown_as_possibly_arrived(a
     row = reload(row)
     assert (row.status, row.status_reason) == ("unknown", "worker_lost_in_flight")
     assert server.handler.received == []
+
+
+def test_on_a_slow_server_sent_emails_show_as_sent_before_the_batch_ends(agency, smtp_server,
+                                                                          background_worker):
+    server = smtp_server(delay=0.15)  # ~0.45 s an email: a batch of 8 takes over 3 s
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
+            for n in range(8)]
+
+    def statuses():
+        return [reload(row).status for row in rows]
+
+    deadline = time.monotonic() + 30
+    while "sent" not in statuses() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = statuses()
+    assert "sent" in seen and set(seen) != {"sent"}, seen  # written every STATUS_EVERY_S
+    while set(statuses()) != {"sent"} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(statuses()) == {"sent"}
+    assert len(server.handler.received) == len(rows)
 
 
 def test_no_recipient_address_is_skipped_with_the_reason(agency, smtp_server):

@@ -37,6 +37,8 @@ GIVE_UP_AFTER = timedelta(hours=24)
 # RFC 1047: after a connection lost between the end of DATA and the reply the message may have
 # been delivered; resend once, later, rather than lose it.
 UNKNOWN_RESEND_AFTER = timedelta(minutes=10)
+# A batch writes its sent rows at its end, or after this long on a slow server.
+STATUS_EVERY_S = 2.0
 
 # Failures of the agency's settings, not of one email: retrying each row would only repeat them
 # (and lock the mailbox after a few wrong passwords), so sending pauses until a test succeeds.
@@ -159,24 +161,37 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
 
 class _Delivery:
     """A batch's accepted rows: journaled in Redis before each next message goes out, written to
-    the database together at the end of the batch (one transaction, not one a message)."""
+    the database together (one transaction a batch, not one a message), or every
+    STATUS_EVERY_S on a slow server, so the email log never lags far behind."""
 
     def __init__(self, owner: str):
         self.owner, self.journal = owner, Journal(owner)
-        self.accepted: list[Accepted] = []
+        self._accepted: list[Accepted] = []
         self._journaled = 0
+        self._written_at = time.monotonic()
 
     def handing(self, row: OutboxEmail) -> None:
         """Called before a row goes to the server; raises if Redis cannot record it, and the row
         is then not sent."""
-        self.journal.handing(row.id, self.accepted[self._journaled:])
-        self._journaled = len(self.accepted)
+        self.journal.handing(row.id, self._accepted[self._journaled:])
+        self._journaled = len(self._accepted)
+
+    def accepted(self, row: OutboxEmail, reply) -> None:
+        self._accepted.append(Accepted(row.id, reply.code, reply.reply, utcnow()))
+        if time.monotonic() - self._written_at > STATUS_EVERY_S:
+            self._write()
 
     def commit(self) -> None:
         """Write the accepted rows with the batch's other changes, then forget the journal."""
-        _mark_sent(self.owner, self.accepted)
-        db.session.commit()
+        self._write()
         self.journal.discard()
+
+    def _write(self) -> None:
+        # What the journal already holds stays there: settling skips rows no longer leased.
+        _mark_sent(self.owner, self._accepted)
+        db.session.commit()
+        self._accepted, self._journaled = [], 0
+        self._written_at = time.monotonic()
 
 
 def _mark_sent(owner: str, accepted: list[Accepted]) -> None:
@@ -248,7 +263,7 @@ def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies:
     except SmtpError as error:
         return _send_failed(row, error, report)
     # A refused copies address (reply.refused) does not hold back the client's email.
-    delivery.accepted.append(Accepted(row.id, reply.code, reply.reply, utcnow()))
+    delivery.accepted(row, reply)
     report.sent += 1
     return True
 
