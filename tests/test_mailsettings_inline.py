@@ -4,6 +4,7 @@ import re
 from conftest import PASSWORD
 from mailsettings_data import SECRET, valid_form
 from webapp.extensions import db
+from webapp.mailsettings.forms import FIELD_NAMES, related_fields
 from webapp.models import MailSettings
 
 HTMX = {"HX-Request": "true"}
@@ -47,6 +48,14 @@ def test_inline_check_never_saves_nor_echoes_the_password(admin_client, agency):
     check(admin_client, "host", host="smtp.gmail.com")
     row = db.session.execute(db.select(MailSettings).filter_by(agency_id=agency.id)).scalar_one()
     assert row.host == "" and row.password_encrypted is None
+
+
+def test_every_field_answers_with_its_own_message_and_those_that_read_it(admin_client):
+    for name in FIELD_NAMES:
+        refresh, _needed = related_fields(name)
+        body = check(admin_client, name, **{name: "\n"})
+        shown = re.findall(r'<div id="([a-z_]+)-message"', body)
+        assert shown == refresh, name
 
 
 def test_unknown_field_is_not_found(admin_client):

@@ -1,5 +1,6 @@
 """An agency admin edits the mail settings page without JavaScript: plain POST, errors re-rendered."""
 import re
+from html.parser import HTMLParser
 
 from conftest import sign_in
 from mailsettings_data import SECRET, change_count, valid_form
@@ -21,6 +22,45 @@ def test_page_shows_every_field_under_its_name_and_no_password(admin_client):
     assert "SMTP сервер" in page and "Использовать TLS" in page
     assert "Пароль не задан." in page
     assert 'id="preset-picker" hidden' in page
+
+
+class Controls(HTMLParser):
+    """The form controls a browser would show: attributes of each input and select by id, and
+    the value of each select's selected option."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.by_id, self.selected, self._select = {}, {}, None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("input", "select") and "id" in attrs:
+            self.by_id[attrs["id"]] = attrs
+            self._select = attrs["id"] if tag == "select" else self._select
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.selected[self._select] = attrs["value"]
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+
+
+def test_saved_values_come_back_in_their_fields_as_typed_each_wired_to_its_check(admin_client):
+    name = 'Тур "Альфа" <&> \'Бета\''
+    form = valid_form(sender_name=name, port="587", security="starttls", order_change_emails="no")
+    assert admin_client.post("/mail-settings", data=form).status_code == 302
+
+    controls = Controls(admin_client.get("/mail-settings").get_data(as_text=True))
+    assert controls.by_id["sender_name"]["value"] == name
+    assert controls.by_id["port"]["value"] == "587" and controls.by_id["port"]["type"] == "number"
+    assert controls.selected == {"security": "starttls", "order_change_emails": "no"}
+    assert controls.by_id["password"]["value"] == ""
+    for field in FIELD_NAMES:
+        wiring = controls.by_id[field]
+        assert wiring["hx-post"] == f"/mail-settings/validate/{field}", field
+        assert wiring["hx-target"] == f"#{field}-message" and wiring["hx-trigger"] == "change"
+        assert field in wiring["hx-params"].split(","), field
 
 
 def test_saving_without_javascript_stores_normalized_values_and_reports_changes(admin_client, agency):

@@ -5,7 +5,8 @@ from flask_login import current_user
 
 from webapp.auth.access import admin_required
 from webapp.mailsettings import service
-from webapp.mailsettings.forms import FIELD_NAMES, MailSettingsForm, form_data, related_fields
+from webapp.mailsettings.forms import (FIELD_NAMES, MailSettingsForm, form_data, form_with_only,
+                                       related_fields)
 from webapp.mailsettings.presets import PRESETS, presets_for_browser
 from webapp.tenancy import current_agency
 
@@ -36,8 +37,9 @@ def validate_field(name: str):
     """htmx: the messages of one field (and of fields whose rules read it), nothing else."""
     if name not in FIELD_NAMES:
         abort(404)
-    refresh, _needed = related_fields(name)
-    form = MailSettingsForm()
+    refresh, needed = related_fields(name)
+    # CSRFProtect has checked this request already: no token field to sign for a form never shown.
+    form = form_with_only(tuple(needed))(meta={"csrf": False})
     form.check_fields(refresh)
     return render_template("mailsettings/_messages.html", form=form, names=refresh)
 
