@@ -280,6 +280,26 @@ def post_registrations(site: BenchSite, count: int, *, prefix: str = "client") -
     return time.perf_counter() - started
 
 
+def post_registration_batches(site: BenchSite, count: int, *, prefix: str = "client",
+                              batch: int = 500) -> float:
+    """POST `count` registrations through /api/v1/registrations/batch, `batch` a request, each
+    request to the next agency; returns the seconds it took."""
+    client = site.app.test_client()
+    agencies = site.agency_ids
+    started = time.perf_counter()
+    for request_number, first in enumerate(range(0, count, batch)):
+        agency_id = agencies[request_number % len(agencies)]
+        registrations = [{"login": f"{prefix}{number}", "email": f"{prefix}{number}@example.org",
+                          "name": "Анна Петрова"} for number in range(first, min(first + batch, count))]
+        response = client.post(
+            "/api/v1/registrations/batch", json={"registrations": registrations},
+            headers={"Authorization": f"Bearer {site.tokens[agency_id]}",
+                     "Idempotency-Key": f"{prefix}-batch-{request_number}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert {result["code"] for result in response.json["results"]} == {201}
+    return time.perf_counter() - started
+
+
 def queue_rows(site: BenchSite, count: int, *, prefix: str = "client", wake: bool = True) -> None:
     """Write `count` registration confirmations straight into the outbox, a thousand per
     transaction, spread over the agencies, then wake each agency (unless `wake` is False):

@@ -76,3 +76,53 @@ def test_no_expiry_set_means_the_link_never_expires(engine):
     engine.post("/registrations", ANNA)
     [row] = outbox(REGISTRATION_CONFIRMATION)
     assert row.context["expiry_minutes"] is None and row.expires_at is None
+
+
+def test_a_batch_registers_each_client_and_answers_for_each_in_order(engine, agency):
+    boris = {"login": "boris", "email": "boris@example.org", "name": "Борис"}
+    assert engine.post("/registrations", ANNA).status_code == 201
+
+    response = engine.post("/registrations/batch", {"registrations": [
+        ANNA | {"email": "other@example.org"}, boris, boris | {"email": "twin@example.org"},
+        {"login": "vera", "email": "vera@example.org", "name": "Вера"}]})
+
+    assert response.status_code == 200
+    codes = [result["code"] for result in response.json["results"]]
+    assert codes == [409, 201, 409, 201]  # a live login, new, the same login again, new
+    assert response.json["results"][0]["errors"] == {"login": "this login is already registered"}
+    assert {result["login"] for result in response.json["results"] if result["code"] == 201} == \
+        {"boris", "vera"}
+    rows = outbox(REGISTRATION_CONFIRMATION)
+    assert sorted(row.to_address for row in rows) == \
+        ["anna@example.org", "boris@example.org", "vera@example.org"]
+    for result in response.json["results"][1::2]:
+        [row] = [row for row in rows if row.context["login"] == result["login"]]
+        token = urlsplit(row.context["confirm_url"]).path.removeprefix("/confirm/")
+        assert client_for_token(token).id == result["id"]
+
+
+def test_a_bad_field_anywhere_in_a_batch_is_named_and_nothing_is_saved(engine):
+    response = engine.post("/registrations/batch", {"registrations": [
+        ANNA, {"login": "boris", "email": "not-an-address", "name": "Борис"}, {"login": "vera"}]})
+
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {
+        "registrations[1].email", "registrations[2].email", "registrations[2].name"}
+    assert db.session.execute(db.select(Client)).first() is None and outbox() == []
+
+
+def test_a_batch_is_one_to_five_hundred_registrations(engine):
+    for registrations in ([], [ANNA] * 501, "anna"):
+        response = engine.post("/registrations/batch", {"registrations": registrations})
+        assert response.status_code == 422
+        assert "registrations" in response.json["errors"]
+    assert engine.post("/registrations/batch", ANNA).json["errors"] == {
+        "body": 'must be a JSON object with one field, "registrations"'}
+
+
+def test_a_replayed_batch_registers_nobody_twice(engine):
+    body = {"registrations": [ANNA]}
+    first = engine.post("/registrations/batch", body, key="import-1")
+    again = engine.post("/registrations/batch", body, key="import-1")
+    assert first.json == again.json and first.json["results"][0]["code"] == 201
+    assert len(outbox(REGISTRATION_CONFIRMATION)) == 1

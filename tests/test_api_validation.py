@@ -135,3 +135,16 @@ def test_far_out_dates_and_offsets_with_seconds_are_refused(engine):
         assert response.status_code == 422, value
         assert "payment_time_limit" in response.json["errors"]
     assert outbox() == []
+
+
+def test_the_documented_batch_is_a_list_of_documented_registrations(client):
+    spec = document()
+    operation = spec["paths"]["/registrations/batch"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    documented = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    items = documented["properties"]["registrations"]
+    assert items["items"]["$ref"] == "#/components/schemas/Registration"
+    assert items["maxItems"] == schemas.REGISTRATIONS.limit
+    assert schemas.REGISTRATIONS.validate(documented["examples"][0]) == [
+        schemas.REGISTRATION.validate(spec["components"]["schemas"]["Registration"]["examples"][0])]
+    assert "/registrations/batch" in client.get("/api/v1/docs").get_data(as_text=True)

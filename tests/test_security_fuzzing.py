@@ -83,9 +83,19 @@ def test_api_order_changes_never_fail(fuzz_engine, agency, changes):
 
 
 @FUZZ
-@given(payload=json_value, path=st.sampled_from(["/registrations", "/orders/291205/payment-problems"]))
+@given(payload=json_value, path=st.sampled_from(["/registrations", "/registrations/batch",
+                                                 "/orders/291205/payment-problems"]))
 def test_api_events_never_fail(fuzz_engine, agency, payload, path):
     fuzz_engine.post("/orders", ORDER)
     response = fuzz_engine.post(path, payload)
     assert response.status_code in (201, 202, 400, 404, 409, 415, 422)
+    assert response.is_json
+
+
+@FUZZ
+@given(registrations=st.lists(st.dictionaries(st.sampled_from(["login", "email", "name", "bogus"]),
+                                              json_value, max_size=4), max_size=5))
+def test_api_registration_batches_never_fail(fuzz_engine, agency, registrations):
+    response = fuzz_engine.post("/registrations/batch", {"registrations": registrations})
+    assert response.status_code in (200, 422)
     assert response.is_json

@@ -25,6 +25,15 @@ _RESPONSES = {
     "RegistrationCreated": {"type": "object", "properties": {
         "id": {"type": "integer"}, "login": {"type": "string"},
         "status": {"type": "string", "const": "unconfirmed"}}},
+    "RegistrationResults": {"type": "object", "properties": {"results": {
+        "type": "array",
+        "description": "One result per registration, in the order sent: `code` 201 with the "
+                       "client, or 409 with the errors of a login that is live.",
+        "items": {"type": "object", "properties": {
+            "code": {"type": "integer", "enum": [201, 409]},
+            "id": {"type": "integer"}, "login": {"type": "string"},
+            "status": {"type": "string", "const": "unconfirmed"},
+            "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
     "Order": _ORDER,
     "PaymentProblemAccepted": {"type": "object", "properties": {
         "order_number": {"type": "string"},
@@ -90,6 +99,17 @@ def document() -> dict:
                 {"201": ("RegistrationCreated", "Registered; the confirmation email is queued."),
                  "409": ("Errors", "The login belongs to a client whose registration has not "
                                    "expired.")})},
+            "/registrations/batch": {"post": _operation(
+                "Register many clients at once",
+                "Up to 500 registrations in one request and one transaction, each applied as "
+                "POST /registrations would apply it. A bad field anywhere refuses the whole "
+                "list (422, naming `registrations[i].field`) and saves nothing.",
+                schemas.REGISTRATIONS,
+                {"200": ("RegistrationResults", "Applied; a confirmation email is queued for "
+                                                "each registered client."),
+                 "409": ("Errors", "A login was registered by another request at the same "
+                                   "moment; nothing was saved, send the list again."),
+                 "413": ("Errors", "The body is over 1 MiB.")})},
             "/orders": {"post": _operation(
                 "Record a new order", "Stores the order; sends no email.", schemas.NEW_ORDER,
                 {"201": ("Order", "Stored."),
@@ -118,8 +138,8 @@ def document() -> dict:
             }},
             "schemas": {
                 **{body.name: body.json_schema() for body in (
-                    schemas.REGISTRATION, schemas.NEW_ORDER, schemas.ORDER_CHANGE,
-                    schemas.PAYMENT_PROBLEM)},
+                    schemas.REGISTRATION, schemas.REGISTRATIONS, schemas.NEW_ORDER,
+                    schemas.ORDER_CHANGE, schemas.PAYMENT_PROBLEM)},
                 **_RESPONSES,
             },
         },

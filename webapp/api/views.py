@@ -22,6 +22,7 @@ csrf.exempt(bp)
 access_bp = Blueprint("api_access", __name__)
 
 MAX_BODY = 64 * 1024
+BATCH_MAX_BODY = 1024 * 1024  # room for 500 registrations with long names
 ERROR_STATUS = {bookings.NotFound: 404, bookings.Conflict: 409}
 
 
@@ -104,7 +105,8 @@ def _json(body: dict, status: int, headers: dict | None = None):
 
 @bp.before_request
 def limit_body():
-    request.max_content_length = MAX_BODY
+    request.max_content_length = BATCH_MAX_BODY if request.endpoint == "api.register_many" \
+        else MAX_BODY
 
 
 def api_error(error: HTTPException):
@@ -118,6 +120,19 @@ def api_error(error: HTTPException):
 def register(agency, payload):
     client = bookings.register_client(agency, **payload, site_url=public_url())
     return {"id": client.id, "login": client.login, "status": client.status}, 201
+
+
+@bp.post("/registrations/batch")
+@api_endpoint(schemas.REGISTRATIONS)
+def register_many(agency, payload):
+    outcomes = bookings.register_clients(agency, payload, site_url=public_url())
+    return {"results": [_registration_result(outcome) for outcome in outcomes]}, 200
+
+
+def _registration_result(outcome: bookings.Registered | bookings.BookingError) -> dict:
+    if isinstance(outcome, bookings.BookingError):
+        return {"code": ERROR_STATUS[type(outcome)], "errors": {outcome.field: outcome.message}}
+    return {"code": 201, "id": outcome.id, "login": outcome.login, "status": outcome.status}
 
 
 @bp.post("/orders")

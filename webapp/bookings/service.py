@@ -1,4 +1,5 @@
 """Applying the booking engine's events and queueing the emails that follow, in one transaction."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from babel.dates import format_datetime
@@ -12,10 +13,11 @@ from webapp.extensions import db
 from webapp.mailsettings.service import settings_view
 from webapp.models import Agency, Client, Order
 from webapp.models.types import utcnow
-from webapp.outbox.service import queue_email, wake, withdraw_unsent
+from webapp.outbox.service import queue_email, queue_emails, wake, withdraw_unsent
 from webapp.schedule.due import registration_expiry, reschedule
 
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
+LOGIN_TAKEN = "this login is already registered"
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
 
 
@@ -40,30 +42,83 @@ def register_client(agency: Agency, login: str, email: str, name: str, *, site_u
     """A new unconfirmed client, emailed a link to `site_url`/confirm/TOKEN (S4)."""
     expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
     registered_at = utcnow()
-    # A registration past its expiry frees its login now, not only at the next tick (S4).
-    db.session.execute(
-        update(Client).where(Client.agency_id == agency.id, Client.login == login,
-                             Client.status == "unconfirmed", Client.expires_at <= registered_at)
-        .values(status="expired", expired_at=registered_at, expires_at=None)
-        .execution_options(synchronize_session=False))
+    _free_expired_logins(agency.id, [login], registered_at)
     client = Client(agency_id=agency.id, login=login, email=email, name=name,
                     status="unconfirmed", registered_at=registered_at,
                     expires_at=registration_expiry(registered_at, expiry_minutes))
     # The unique index on live logins decides, so two registrations at once cannot both win.
-    _insert(client, Conflict("login", "this login is already registered"))
-    queue_email(
-        agency.id, kinds.REGISTRATION_CONFIRMATION, client.email,
-        {"client_name": client.name, "login": client.login, "expiry_minutes": expiry_minutes,
-         "confirm_url": f"{site_url.rstrip('/')}/confirm/{confirmation_token(client)}"},
-        # A link that no longer works is not worth sending.
-        f"registration:{client.id}", language=agency.locale, expires_at=client.expires_at)
+    _insert([client], Conflict("login", LOGIN_TAKEN))
+    queue_email(**_confirmation(agency, client, expiry_minutes, site_url,
+                                _confirmation_serializer()))
     _commit_and_wake(agency.id)
     return client
 
 
-def confirmation_token(client: Client) -> str:
-    """The token of the client's confirmation link; single use is the client's status's job."""
-    return _confirmation_serializer().dumps(client.id)
+@dataclass(frozen=True)
+class Registered:
+    """A client register_clients made, as the engine is told of it."""
+    id: int
+    login: str
+    status: str
+
+
+def register_clients(agency: Agency, registrations: list[dict], *,
+                     site_url: str) -> list[Registered | Conflict]:
+    """Many registrations in one transaction, each as register_client would make it: the client,
+    or a Conflict when its login is live (registered before, or earlier in the same list)."""
+    expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
+    registered_at = utcnow()
+    logins = {registration["login"] for registration in registrations}
+    _free_expired_logins(agency.id, logins, registered_at)
+    taken = set(db.session.execute(
+        db.select(Client.login).where(Client.agency_id == agency.id, Client.login.in_(logins),
+                                      Client.status != "expired")).scalars())
+    outcomes: list[Client | Conflict] = []
+    for registration in registrations:
+        if registration["login"] in taken:
+            outcomes.append(Conflict("login", LOGIN_TAKEN))
+            continue
+        taken.add(registration["login"])
+        outcomes.append(Client(agency_id=agency.id, **registration, status="unconfirmed",
+                               registered_at=registered_at,
+                               expires_at=registration_expiry(registered_at, expiry_minutes)))
+    clients = [outcome for outcome in outcomes if isinstance(outcome, Client)]
+    # One INSERT for all; a login registered by another request since the check above fails
+    # the whole list, which the engine then sends again.
+    _insert(clients, Conflict("registrations", "a login was registered by another request at "
+                                                "the same moment; send the list again"))
+    serializer = _confirmation_serializer()
+    queue_emails([_confirmation(agency, client, expiry_minutes, site_url, serializer)
+                  for client in clients])
+    # Read before the commit expires them: one SELECT a client otherwise.
+    outcomes = [Registered(outcome.id, outcome.login, outcome.status)
+                if isinstance(outcome, Client) else outcome for outcome in outcomes]
+    _commit_and_wake(agency.id, queued=bool(clients))
+    return outcomes
+
+
+def _free_expired_logins(agency_id: int, logins, now: datetime) -> None:
+    # A registration past its expiry frees its login now, not only at the next tick (S4).
+    db.session.execute(
+        update(Client).where(Client.agency_id == agency_id, Client.login.in_(logins),
+                             Client.status == "unconfirmed", Client.expires_at <= now)
+        .values(status="expired", expired_at=now, expires_at=None)
+        .execution_options(synchronize_session=False))
+
+
+def _confirmation(agency: Agency, client: Client, expiry_minutes: int | None, site_url: str,
+                  serializer: URLSafeTimedSerializer) -> dict:
+    """The queue_email arguments of a client's confirmation email; the link's token is signed
+    (`client_for_token` reads it) and single use is the client's status's job."""
+    token = serializer.dumps(client.id)
+    return dict(
+        agency_id=agency.id, kind=kinds.REGISTRATION_CONFIRMATION, to_address=client.email,
+        context={"client_name": client.name, "login": client.login,
+                 "expiry_minutes": expiry_minutes,
+                 "confirm_url": f"{site_url.rstrip('/')}/confirm/{token}"},
+        # A link that no longer works is not worth sending.
+        dedupe_key=f"registration:{client.id}", language=agency.locale,
+        expires_at=client.expires_at)
 
 
 def client_for_token(token: str) -> Client | None:
@@ -84,7 +139,7 @@ def create_order(agency: Agency, number: str, client_email: str, client_name: st
                   payment_time_limit=payment_time_limit, data_deadline=data_deadline,
                   utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
     reschedule(order, settings_view(agency))
-    _insert(order, Conflict("number", "an order with this number exists"))
+    _insert([order], Conflict("number", "an order with this number exists"))
     db.session.commit()
     return order
 
@@ -170,8 +225,8 @@ def format_moment(moment: datetime | None, utc_offset_minutes: int | None, langu
             f" (UTC{format_datetime(moment, 'xxx', tzinfo=zone, locale=language)})")
 
 
-def _insert(row, conflict: Conflict) -> None:
-    db.session.add(row)
+def _insert(rows: list, conflict: Conflict) -> None:
+    db.session.add_all(rows)
     try:
         db.session.flush()
     except IntegrityError:

@@ -27,17 +27,36 @@ def queue_email(agency_id: int, kind: str, to_address: str, context: dict, dedup
     INSERT ... ON CONFLICT DO NOTHING makes replays and concurrent schedulers harmless on
     SQLite and PostgreSQL alike, without a savepoint.
     """
-    now = utcnow()
-    values = dict(agency_id=agency_id, kind=kind, to_address=to_address, context=context,
-                  dedupe_key=dedupe_key, language=language, status="queued", status_reason="",
-                  attempts=0, next_attempt_at=not_before or now, expires_at=expires_at,
-                  resent_after_unknown=False, subject="", last_reply="", created_at=now,
-                  updated_at=now)
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxEmail).values(**values).on_conflict_do_nothing(
-        index_elements=["agency_id", "dedupe_key"]).returning(OutboxEmail.id)
+    values = _row_values(agency_id, kind, to_address, context, dedupe_key, language=language,
+                         not_before=not_before, expires_at=expires_at)
+    statement = _insert_new(OutboxEmail).values(**values).returning(OutboxEmail.id)
     # RETURNING, not rowcount: an ORM insert reports no rowcount through psycopg.
     return db.session.execute(statement).first() is not None
+
+
+def queue_emails(emails: list[dict]) -> None:
+    """Many queue_email calls (their arguments as dicts) in one statement, for a batch of events;
+    a dedupe key that exists is skipped the same way."""
+    if emails:
+        # The table, not the model: a plain executemany, without the ORM's bulk bookkeeping.
+        db.session.execute(_insert_new(OutboxEmail.__table__),
+                           [_row_values(**email) for email in emails])
+
+
+def _row_values(agency_id: int, kind: str, to_address: str, context: dict, dedupe_key: str, *,
+                language: str = "ru", not_before: datetime | None = None,
+                expires_at: datetime | None = None) -> dict:
+    now = utcnow()
+    return dict(agency_id=agency_id, kind=kind, to_address=to_address, context=context,
+                dedupe_key=dedupe_key, language=language, status="queued", status_reason="",
+                attempts=0, next_attempt_at=not_before or now, expires_at=expires_at,
+                resent_after_unknown=False, subject="", last_reply="", created_at=now,
+                updated_at=now)
+
+
+def _insert_new(target):
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(target).on_conflict_do_nothing(index_elements=["agency_id", "dedupe_key"])
 
 
 def wake(agency_id: int) -> bool:
