@@ -172,7 +172,8 @@ def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency,
     # What a worker journals before each message: two were accepted, the third was with the
     # server when the worker died, the last two were never reached.
     batch = Journal(claimed[0].lease_owner)
-    accepted = [Accepted(row.id, 250, "2.0.0 Ok: queued as A1", utcnow()) for row in rows[:2]]
+    accepted = [Accepted(row.id, 250, "2.0.0 Ok: queued as A1", utcnow(), "Подтверждение",
+                         f"<{row.id}@alpha.example>") for row in rows[:2]]
     batch.handing(rows[0].id, [])
     batch.handing(rows[1].id, accepted[:1])
     batch.handing(rows[2].id, accepted[1:])
@@ -183,7 +184,8 @@ def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency,
     assert sorted(delivered) == [row.to_address for row in rows[2:]]  # none of the first two again
     assert [(reload(row).status, reload(row).attempts) for row in rows] == \
         [("sent", 1), ("sent", 1), ("sent", 2), ("sent", 1), ("sent", 1)]
-    assert reload(rows[0]).last_reply == "2.0.0 Ok: queued as A1"
+    assert (reload(rows[0]).last_reply, reload(rows[0]).message_id) == \
+        ("2.0.0 Ok: queued as A1", f"<{rows[0].id}@alpha.example>")
     assert reload(rows[2]).resent_after_unknown  # the one in flight is resent once, never again
 
 

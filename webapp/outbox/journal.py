@@ -23,10 +23,12 @@ class Accepted:
     code: int
     reply: str
     sent_at: datetime
+    subject: str
+    message_id: str
 
     def as_entry(self) -> str:
         return json.dumps(["accepted", self.row_id, self.code, self.reply,
-                           self.sent_at.isoformat()])
+                           self.sent_at.isoformat(), self.subject, self.message_id])
 
 
 @dataclass
@@ -71,8 +73,9 @@ def read(owner: str) -> Record:
         if kind == "handing":
             record.handed.add(row_id)
         else:
-            code, reply, sent_at = details
-            record.accepted[row_id] = Accepted(row_id, code, reply, datetime.fromisoformat(sent_at))
+            code, reply, sent_at, subject, message_id = details
+            record.accepted[row_id] = Accepted(row_id, code, reply, datetime.fromisoformat(sent_at),
+                                               subject, message_id)
     return record
 
 

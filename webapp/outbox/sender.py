@@ -4,6 +4,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -134,29 +135,47 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
         return
     copies = db.session.execute(select(MailSettings.copies_email)
                                 .filter_by(agency_id=agency_id)).scalar_one()
-    ready = []
+    ready: list[_Outgoing] = []
     templates: dict[tuple[str, str], AgencyTemplate | None] = {}
     for row in rows:
-        message = _prepare(row, settings, templates, report)
-        if message is not None:
-            ready.append((row, message))
+        outgoing = _prepare(row, settings, templates, report)
+        if outgoing is not None:
+            ready.append(outgoing)
     db.session.commit()
     if not ready:
         return
     try:
         session = open_session(settings)
     except SmtpError as error:
-        _connection_failed(agency_id, [row for row, _ in ready], error, report)
+        for outgoing in ready:
+            outgoing.note_on_row()
+        _connection_failed(agency_id, [outgoing.row for outgoing in ready], error, report)
         return
     delivery = _Delivery(rows[0].lease_owner)
     started = time.monotonic()
     with session:
-        for index, (row, message) in enumerate(ready):
+        for index, outgoing in enumerate(ready):
             if time.monotonic() - started > SEND_WITHIN_LEASE_S or \
-                    not _send_one(session, row, message, settings, copies, report, delivery):
-                _release([r for r, _ in ready[index + 1:]])
+                    not _send_one(session, outgoing, settings, copies, report, delivery):
+                _release([later.row for later in ready[index + 1:]])
                 break
     delivery.commit()
+
+
+@dataclass
+class _Outgoing:
+    """A row's message, ready to send. Its subject and Message-ID reach the row with its status
+    (one write for the batch), or at once if it is not accepted."""
+    row: OutboxEmail
+    message: EmailMessage
+    subject: str
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    def note_on_row(self) -> None:
+        self.row.subject, self.row.message_id = self.subject, self.message_id
 
 
 class _Delivery:
@@ -176,8 +195,9 @@ class _Delivery:
         self.journal.handing(row.id, self._accepted[self._journaled:])
         self._journaled = len(self._accepted)
 
-    def accepted(self, row: OutboxEmail, reply) -> None:
-        self._accepted.append(Accepted(row.id, reply.code, reply.reply, utcnow()))
+    def accepted(self, outgoing: _Outgoing, reply) -> None:
+        self._accepted.append(Accepted(outgoing.row.id, reply.code, reply.reply, utcnow(),
+                                       outgoing.subject, outgoing.message_id))
         if time.monotonic() - self._written_at > STATUS_EVERY_S:
             self._write()
 
@@ -206,10 +226,11 @@ def _mark_sent(owner: str, accepted: list[Accepted]) -> None:
         .values(attempts=table.c.attempts + 1),
         [{"row_id": a.row_id, "status": "sent", "status_reason": "", "last_code": a.code,
           "last_reply": a.reply, "hint_code": None, "sent_at": a.sent_at, "updated_at": a.sent_at,
-          "lease_owner": None, "lease_until": None} for a in accepted])
+          "subject": a.subject, "message_id": a.message_id, "lease_owner": None,
+          "lease_until": None} for a in accepted])
 
 
-def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
+def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport) -> _Outgoing | None:
     now = utcnow()
     if row.expires_at and now >= row.expires_at:
         _finish(row, "failed", reason=reasons.TOO_LATE)
@@ -225,7 +246,6 @@ def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
         _finish(row, "skipped", reason=reasons.NO_TEMPLATE)
         report.skipped += 1
         return None
-    row.subject = rendered.subject[:500]
     try:
         message = compose_message(settings, row.to_address, rendered.subject, rendered.text,
                                   rendered.html)
@@ -235,8 +255,7 @@ def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport):
         _finish(row, "failed", reason=reasons.INVALID_ADDRESS)
         report.failed += 1
         return None
-    row.message_id = str(message["Message-ID"])
-    return message
+    return _Outgoing(row, message, rendered.subject[:500])
 
 
 def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
@@ -252,18 +271,20 @@ def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
     return templates[key]
 
 
-def _send_one(session: SmtpSession, row: OutboxEmail, message, settings, copies: str,
+def _send_one(session: SmtpSession, outgoing: _Outgoing, settings, copies: str,
               report: SendReport, delivery: _Delivery) -> bool:
     """Send one row and record the outcome; False when the connection is unusable."""
+    row = outgoing.row
     # Copies (S9) are an extra envelope recipient: the client's headers never show them.
     recipients = [row.to_address] + ([copies] if copies and copies != row.to_address else [])
     delivery.handing(row)
     try:
-        reply = session.send(message, envelope_sender(settings, row.to_address), recipients)
+        reply = session.send(outgoing.message, envelope_sender(settings, row.to_address), recipients)
     except SmtpError as error:
+        outgoing.note_on_row()
         return _send_failed(row, error, report)
     # A refused copies address (reply.refused) does not hold back the client's email.
-    delivery.accepted(row, reply)
+    delivery.accepted(outgoing, reply)
     report.sent += 1
     return True
 
