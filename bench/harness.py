@@ -226,14 +226,17 @@ app.add_url_rule("/bench/bare", "bench_bare", lambda: "ok")
 
 @contextlib.contextmanager
 def gunicorn(site: BenchSite):
-    """The site served as ./run serves it (gthread, a worker per core); yields its base URL."""
+    """The site served by gunicorn as production serves it (gunicorn.conf.py: gthread, its
+    threads, the access log), in one process: on 2 cores wrk needs the other, and with two
+    processes the result would depend on how wrk's kept-alive connections happened to be
+    accepted (one process can take them all). Yields the base URL."""
     (site.workdir / "bench_wsgi.py").write_text(BENCH_WSGI)
     port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "8",
          "--pythonpath", f"{ROOT},{site.workdir}", "bench_wsgi:app"],
-        env=site.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=site.env | {"WEB_PROCESSES": "1"}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: accepts(port), timeout=30, what="gunicorn start")
         yield f"http://127.0.0.1:{port}"

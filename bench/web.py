@@ -3,8 +3,9 @@ a bare endpoint of the same app, under the same wrk load on loopback.
 
     .venv/bin/python bench/web.py [--seconds 10] [--connections 8]
 
-The app runs in gunicorn as `./run` starts it (gthread); the bare endpoint is added to that app
-for the run only (bench/harness.py), so it pays the same middleware, session and headers.
+The app runs in gunicorn as production runs it (gunicorn.conf.py), in one process beside wrk
+(bench/harness.py says why); the bare endpoint is added to that app for the run only, so it pays
+the same middleware, session, headers and access log.
 """
 import argparse
 import re
@@ -49,25 +50,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
+    endpoints = {
+        "bare endpoint (GET /bench/bare)": ("/bench/bare", None),
+        "settings page (GET /mail-settings)": ("/mail-settings", None),
+        "inline validation (POST /mail-settings/validate/host)":
+            ("/mail-settings/validate/host", WRK_POST),
+    }
     with bench_site(smtp_port=2525) as site:
         cookie, token = signed_in_admin(site)
         with gunicorn(site) as base:
             urllib.request.urlopen(f"{base}/bench/bare", timeout=10).read()  # warm up
-            results = {
-                "bare endpoint (GET /bench/bare)":
-                    wrk(f"{base}/bench/bare", cookie, args.seconds, args.connections),
-                "settings page (GET /mail-settings)":
-                    wrk(f"{base}/mail-settings", cookie, args.seconds, args.connections),
-                "inline validation (POST /mail-settings/validate/host)":
-                    wrk(f"{base}/mail-settings/validate/host", cookie, args.seconds,
-                        args.connections, WRK_POST.format(token=token)),
-            }
+            results = {name: wrk(f"{base}{path}", cookie, args.seconds, args.connections,
+                                 script and script.format(token=token))
+                       for name, (path, script) in endpoints.items()}
     bare = results["bare endpoint (GET /bench/bare)"]["rps"]
     rows = [(name, f"{r['rps']:,.0f}", f"{r['rps'] / bare:.2f}", r["p50"], r["p99"])
             for name, r in results.items()]
-    print(table(f"Web: wrk, {args.connections} connections, {args.seconds} s each, gunicorn "
-                f"gthread 2×8", rows, ("endpoint", "req/s", "of bare (target ≥ 0.3)", "p50", "p99")),
-          flush=True)
+    print(table(f"Web: wrk, {args.connections} connections, {args.seconds} s each, gunicorn as "
+                f"gunicorn.conf.py in one process", rows,
+                ("endpoint", "req/s", "of bare (target ≥ 0.3)", "p50", "p99")), flush=True)
 
 
 if __name__ == "__main__":
