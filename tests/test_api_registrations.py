@@ -6,6 +6,7 @@ from api_fixtures import outbox
 from webapp.bookings.service import client_for_token
 from webapp.extensions import db
 from webapp.models import Client
+from webapp.models.types import utcnow
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION
 
 ANNA = {"login": "anna", "email": "anna@example.org", "name": "Анна Петрова"}
@@ -126,3 +127,27 @@ def test_a_replayed_batch_registers_nobody_twice(engine):
     again = engine.post("/registrations/batch", body, key="import-1")
     assert first.json == again.json and first.json["results"][0]["code"] == 201
     assert len(outbox(REGISTRATION_CONFIRMATION)) == 1
+
+
+def test_a_login_taken_by_another_request_meanwhile_is_answered_for_that_item(engine, agency,
+                                                                             monkeypatch):
+    from webapp.bookings import service
+    real_insert, raced = service._insert, []
+
+    def another_request_wins_first(rows, conflict):
+        if not raced:  # between our check and our insert, another request registers "boris"
+            raced.append(True)
+            db.session.rollback()
+            db.session.add(Client(agency_id=agency.id, login="boris", email="b@example.org",
+                                  name="Борис", status="unconfirmed", registered_at=utcnow()))
+            db.session.commit()
+            raise conflict
+        return real_insert(rows, conflict)
+
+    monkeypatch.setattr(service, "_insert", another_request_wins_first)
+    body = {"registrations": [ANNA, {"login": "boris", "email": "boris@example.org",
+                                     "name": "Борис"}]}
+    response = engine.post("/registrations/batch", body, key="import-2")
+
+    assert [result["code"] for result in response.json["results"]] == [201, 409]
+    assert engine.post("/registrations/batch", body, key="import-2").json == response.json

@@ -4,11 +4,15 @@ import time
 from datetime import timedelta
 from email import policy
 
+import pytest
+import redis
+
 from outbox_helpers import point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
 from webapp.models import EmailTemplate, SendingPause
 from webapp.models.types import utcnow
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
+from webapp.outbox import journal
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due, settle_abandoned
 from webapp.outbox.service import queue_email
@@ -178,12 +182,16 @@ def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency,
     batch.handing(rows[1].id, accepted[:1])
     batch.handing(rows[2].id, accepted[1:])
 
-    send_due(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
+    after_lease = utcnow() + LEASE + timedelta(seconds=1)
+    send_due(agency.id, now=after_lease)
 
     delivered = [received.rcpt_tos[0] for received in server.handler.received]
-    assert sorted(delivered) == [row.to_address for row in rows[2:]]  # none of the first two again
+    assert sorted(delivered) == [row.to_address for row in rows[3:]]  # none of the first two again
     assert [(reload(row).status, reload(row).attempts) for row in rows] == \
-        [("sent", 1), ("sent", 1), ("sent", 2), ("sent", 1), ("sent", 1)]
+        [("sent", 1), ("sent", 1), ("unknown", 1), ("sent", 1), ("sent", 1)]
+    send_due(agency.id, now=after_lease + UNKNOWN_RESEND_AFTER + timedelta(seconds=1))
+    assert [received.rcpt_tos[0] for received in server.handler.received][-1] == rows[2].to_address
+    assert (reload(rows[2]).status, reload(rows[2]).attempts) == ("sent", 2)
     assert (reload(rows[0]).last_reply, reload(rows[0]).message_id) == \
         ("2.0.0 Ok: queued as A1", f"<{rows[0].id}@alpha.example>")
     assert reload(rows[2]).resent_after_unknown  # the one in flight is resent once, never again
@@ -222,6 +230,62 @@ def test_on_a_slow_server_sent_emails_show_as_sent_before_the_batch_ends(agency,
         time.sleep(0.1)
     assert set(statuses()) == {"sent"}
     assert len(server.handler.received) == len(rows)
+
+
+def test_a_batch_whose_first_row_is_skipped_still_records_the_rest_as_sent(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    skipped = queue_confirmation(agency, to="", key="registration:1")
+    row = queue_confirmation(agency, to="client@example.org", key="registration:2")
+
+    send_due(agency.id)
+    send_due(agency.id, now=utcnow() + LEASE + UNKNOWN_RESEND_AFTER * 2)
+
+    assert (reload(skipped).status, reload(row).status, reload(row).attempts) == \
+        ("skipped", "sent", 1)
+    assert len(server.handler.received) == 1
+
+
+def test_redis_failing_mid_batch_keeps_what_was_sent_and_gives_back_the_rest(agency, smtp_server,
+                                                                              monkeypatch):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
+            for n in range(4)]
+    real_handing, handed = Journal.handing, []
+
+    def redis_gone_at_the_third(journal, row_id, accepted):
+        handed.append(row_id)
+        if len(handed) == 3:
+            raise redis.ConnectionError("Redis is restarting")
+        return real_handing(journal, row_id, accepted)
+
+    monkeypatch.setattr(Journal, "handing", redis_gone_at_the_third)
+    with pytest.raises(redis.ConnectionError):
+        send_due(agency.id)
+    assert [reload(row).status for row in rows] == ["sent", "sent", "queued", "queued"]
+
+    monkeypatch.setattr(Journal, "handing", real_handing)
+    send_due(agency.id)
+    assert sorted(r.rcpt_tos[0] for r in server.handler.received) == \
+        sorted(row.to_address for row in rows)  # each once
+
+
+def test_a_batch_whose_journal_redis_lost_is_resent_once_later_and_shown_as_unknown(agency,
+                                                                                   smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+    (claimed,) = claim_due(agency.id, now=utcnow())
+    journal.discard(claimed.lease_owner)  # a worker died, and Redis lost its journal
+
+    after_lease = utcnow() + LEASE + timedelta(seconds=1)
+    send_due(agency.id, now=after_lease)
+    assert (reload(row).status, reload(row).status_reason) == ("unknown", "worker_lost_record")
+    assert server.handler.received == []
+
+    send_due(agency.id, now=after_lease + UNKNOWN_RESEND_AFTER + timedelta(seconds=1))
+    assert reload(row).status == "sent" and len(server.handler.received) == 1
 
 
 def test_no_recipient_address_is_skipped_with_the_reason(agency, smtp_server):

@@ -93,8 +93,11 @@ def test_api_events_never_fail(fuzz_engine, agency, payload, path):
 
 
 @FUZZ
-@given(registrations=st.lists(st.dictionaries(st.sampled_from(["login", "email", "name", "bogus"]),
-                                              json_value, max_size=4), max_size=5))
+@given(registrations=st.lists(st.one_of(
+    st.fixed_dictionaries({"login": st.text(min_size=1, max_size=30),
+                           "email": st.emails(), "name": st.text(min_size=1, max_size=30)}),
+    st.dictionaries(st.sampled_from(["login", "email", "name", "bogus"]), json_value, max_size=4)),
+    max_size=5))
 def test_api_registration_batches_never_fail(fuzz_engine, agency, registrations):
     response = fuzz_engine.post("/registrations/batch", {"registrations": registrations})
     assert response.status_code in (200, 422)

@@ -31,7 +31,7 @@ def generator_bytes(message, international: bool) -> bytes:
 ])
 def test_the_fast_path_writes_what_the_generator_writes(to, subject, text, html):
     message = compose_message(SETTINGS, to, subject, text, html or None)
-    international = not to.isascii()
+    international = not to.partition("@")[0].isascii()  # an IDN domain goes as punycode
     assert flatten(message, international) == generator_bytes(message, international)
 
 

@@ -107,8 +107,9 @@ def document() -> dict:
                 schemas.REGISTRATIONS,
                 {"200": ("RegistrationResults", "Applied; a confirmation email is queued for "
                                                 "each registered client."),
-                 "409": ("Errors", "A login was registered by another request at the same "
-                                   "moment; nothing was saved, send the list again."),
+                 "409": ("Errors", "Other requests kept registering logins of this list "
+                                   "while it was applied; nothing was saved: send it again "
+                                   "with a new Idempotency-Key."),
                  "413": ("Errors", "The body is over 1 MiB.")})},
             "/orders": {"post": _operation(
                 "Record a new order", "Stores the order; sends no email.", schemas.NEW_ORDER,

@@ -62,10 +62,27 @@ class Registered:
     status: str
 
 
+class _LoginTakenMeanwhile(Exception):
+    """A login of the list was registered by another request between the check and the insert."""
+
+
 def register_clients(agency: Agency, registrations: list[dict], *,
                      site_url: str) -> list[Registered | Conflict]:
     """Many registrations in one transaction, each as register_client would make it: the client,
     or a Conflict when its login is live (registered before, or earlier in the same list)."""
+    for _ in range(2):
+        # After a race the second pass sees the other request's login and answers that item
+        # with its own 409: a result the engine can store and replay.
+        try:
+            return _register_clients(agency, registrations, site_url)
+        except _LoginTakenMeanwhile:
+            pass
+    raise Conflict("registrations", "other requests are registering logins of this list right "
+                                    "now; send it again with a new Idempotency-Key")
+
+
+def _register_clients(agency: Agency, registrations: list[dict],
+                      site_url: str) -> list[Registered | Conflict]:
     expiry_minutes = settings_view(agency).unconfirmed_expiry_minutes or None
     registered_at = utcnow()
     logins = {registration["login"] for registration in registrations}
@@ -83,10 +100,8 @@ def register_clients(agency: Agency, registrations: list[dict], *,
                                registered_at=registered_at,
                                expires_at=registration_expiry(registered_at, expiry_minutes)))
     clients = [outcome for outcome in outcomes if isinstance(outcome, Client)]
-    # One INSERT for all; a login registered by another request since the check above fails
-    # the whole list, which the engine then sends again.
-    _insert(clients, Conflict("registrations", "a login was registered by another request at "
-                                                "the same moment; send the list again"))
+    # One INSERT for all; the unique index on live logins still decides.
+    _insert(clients, _LoginTakenMeanwhile())
     serializer = _confirmation_serializer()
     queue_emails([_confirmation(agency, client, expiry_minutes, site_url, serializer)
                   for client in clients])
@@ -225,7 +240,7 @@ def format_moment(moment: datetime | None, utc_offset_minutes: int | None, langu
             f" (UTC{format_datetime(moment, 'xxx', tzinfo=zone, locale=language)})")
 
 
-def _insert(rows: list, conflict: Conflict) -> None:
+def _insert(rows: list, conflict: Exception) -> None:
     db.session.add_all(rows)
     try:
         db.session.flush()

@@ -14,6 +14,7 @@ from webapp.jobs import redis_connection
 KEY = "outbox:journal:{owner}"
 # Far beyond any lease (sender.LEASE): the journal must outlive the lease it settles.
 TTL_S = 2 * 86400
+_OPENED = json.dumps(["opened"])
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Accepted:
 
 @dataclass
 class Record:
-    """A dead batch as its journal tells it."""
+    """A dead batch as its journal tells it; `found` is False when Redis has no journal for it
+    (the worker died before opening one, or Redis lost it)."""
+    found: bool = False
     accepted: dict[int, Accepted] = field(default_factory=dict)
     handed: set[int] = field(default_factory=set)
 
@@ -47,33 +50,39 @@ class Journal:
     def __init__(self, owner: str):
         self.key = KEY.format(owner=owner)
         self._redis = redis_connection()
-        self._written = False
 
-    def handing(self, row_id: int, accepted: list[Accepted]) -> None:
-        """Before a row goes to the server: the acceptances not yet written, then the row."""
-        entries = [entry.as_entry() for entry in accepted] + [json.dumps(["handing", row_id])]
-        if self._written:
-            self._redis.rpush(self.key, *entries)
-            return
-        pipeline = self._redis.pipeline(transaction=False)
-        pipeline.rpush(self.key, *entries).expire(self.key, TTL_S)
-        pipeline.execute()
-        self._written = True
+    def open(self) -> None:
+        """Before the batch's first message: from here on a missing journal means a lost one."""
+        self._push([_OPENED])
+
+    def handing(self, row_id: int, accepted: list[Accepted]) -> bool:
+        """Before a row goes to the server: the acceptances not yet written, then the row. True
+        when the journal had to start anew (Redis lost it): what it held must reach the
+        database now."""
+        return self._push([entry.as_entry() for entry in accepted] + [json.dumps(["handing", row_id])])
 
     def discard(self) -> None:
         """The batch's statuses are committed: nothing left to settle."""
-        if self._written:
-            self._redis.delete(self.key)
+        self._redis.delete(self.key)
+
+    def _push(self, entries: list[str]) -> bool:
+        """True if the list is new (the batch's first entry, or Redis lost the rest)."""
+        if self._redis.rpush(self.key, *entries) != len(entries):
+            return False
+        # One more round trip for its expiry, instead of one with every entry.
+        self._redis.expire(self.key, TTL_S)
+        return True
 
 
 def read(owner: str) -> Record:
-    record = Record()
-    for raw in redis_connection().lrange(KEY.format(owner=owner), 0, -1):
-        kind, row_id, *details = json.loads(raw)
+    entries = redis_connection().lrange(KEY.format(owner=owner), 0, -1)
+    record = Record(found=bool(entries))
+    for raw in entries:
+        kind, *details = json.loads(raw)
         if kind == "handing":
-            record.handed.add(row_id)
-        else:
-            code, reply, sent_at, subject, message_id = details
+            record.handed.add(details[0])
+        elif kind == "accepted":
+            row_id, code, reply, sent_at, subject, message_id = details
             record.accepted[row_id] = Accepted(row_id, code, reply, datetime.fromisoformat(sent_at),
                                                subject, message_id)
     return record

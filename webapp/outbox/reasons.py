@@ -12,6 +12,7 @@ RESENT = "resent"
 INVALID_ADDRESS = "invalid_address"
 NO_LONGER_NEEDED = "no_longer_needed"
 WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
+WORKER_LOST_RECORD = "worker_lost_record"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -26,4 +27,6 @@ TITLES = {
     NO_LONGER_NEEDED: _l("No longer needed: the order changed before it was sent"),
     WORKER_LOST_IN_FLIGHT: _l("The sending process stopped while the message was with the server; "
                               "it may have arrived"),
+    WORKER_LOST_RECORD: _l("The sending process stopped and Redis lost its record of the batch; "
+                           "the message may have arrived"),
 }

@@ -1,4 +1,6 @@
 """Sending an agency's due outbox rows: claimed with a lease, in batches over one SMTP connection."""
+from __future__ import annotations
+
 import random
 import time
 import uuid
@@ -29,9 +31,11 @@ BATCHES_PER_JOB = 10
 # SEND_JOB_TIMEOUT), which would otherwise interrupt it anywhere, even between DATA and the commit.
 JOB_TIME_BUDGET_S = 120
 LEASE = timedelta(minutes=5)
-# No email is started once a batch has run this long: one exchange can take three SMTP
-# timeouts, and a row must never be sent after its lease may have passed to another worker.
-SEND_WITHIN_LEASE_S = LEASE.total_seconds() - 60
+# No email is started later into a lease than LEASE minus this many SMTP timeouts (the longest
+# one exchange can take) and the margin: a row must never go out after its lease may have
+# passed to another worker.
+EXCHANGE_TIMEOUTS = 4
+LEASE_MARGIN_S = 30
 FIRST_RETRY = timedelta(seconds=60)
 LONGEST_RETRY = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -64,6 +68,8 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
     """Send what is due for one agency; safe to run twice at once (rows are leased)."""
     clear_wake(agency_id)
     report = SendReport()
+    # Before the pause check: a paused agency's abandoned rows must not show "sending" for ever.
+    settle_abandoned(agency_id, now=now or utcnow())
     if is_paused(agency_id):
         report.paused = True
         return report
@@ -81,7 +87,9 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
             rows = claim_due(agency_id, now=now or utcnow())
             if not rows:
                 return report
-            _send_batch(agency_id, rows, report)
+            owner = rows[0].lease_owner  # read now: a row that _prepare finishes gives its lease up
+            _send_batch(agency_id, owner, rows, report)
+            journal.discard(owner)  # every row of the batch is written
             if report.paused:
                 return report
             if stop_requested():
@@ -117,6 +125,8 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
                                           else_=OutboxEmail.resent_after_unknown))
         .execution_options(synchronize_session=False))
     db.session.commit()
+    # Before any message of the batch can go: from here on a missing journal means a lost one.
+    Journal(owner).open()
     # populate_existing: settling may have loaded some of these rows before the UPDATE above.
     return list(db.session.execute(
         select(OutboxEmail).where(OutboxEmail.lease_owner == owner,
@@ -124,7 +134,8 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
         .order_by(OutboxEmail.id).execution_options(populate_existing=True)).scalars())
 
 
-def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> None:
+def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: SendReport) -> None:
+    claimed_at = time.monotonic()
     try:
         settings = smtp_settings_for(agency_id)
     except (MailNotConfigured, MailSecretError) as problem:
@@ -151,15 +162,34 @@ def _send_batch(agency_id: int, rows: list[OutboxEmail], report: SendReport) -> 
             outgoing.note_on_row()
         _connection_failed(agency_id, [outgoing.row for outgoing in ready], error, report)
         return
-    delivery = _Delivery(rows[0].lease_owner)
-    started = time.monotonic()
-    with session:
-        for index, outgoing in enumerate(ready):
-            if time.monotonic() - started > SEND_WITHIN_LEASE_S or \
-                    not _send_one(session, outgoing, settings, copies, report, delivery):
-                _release([later.row for later in ready[index + 1:]])
-                break
-    delivery.commit()
+    last_start = claimed_at + LEASE.total_seconds() - LEASE_MARGIN_S \
+        - EXCHANGE_TIMEOUTS * settings.timeout
+    delivery = _Delivery(agency_id, owner)
+    try:
+        with session:
+            for index, outgoing in enumerate(ready):
+                if time.monotonic() > last_start:
+                    _release([later.row for later in ready[index:]])
+                    break
+                if not _send_one(session, outgoing, settings, copies, report, delivery):
+                    _release([later.row for later in ready[index + 1:]])
+                    break
+            delivery.write()  # before QUIT, which can take a whole timeout
+    except BaseException:
+        _salvage(delivery, ready)
+        raise
+
+
+def _salvage(delivery: _Delivery, ready: list[_Outgoing]) -> None:
+    """After an unexpected error mid-batch (Redis or the database gone, a job timeout): write
+    what the server accepted and give back the rows never handed to it; the one in flight stays
+    leased, for settling to mark unknown. If the database is what failed, settling after the
+    lease does it all from the journal."""
+    try:
+        _release([outgoing.row for outgoing in ready if outgoing.row.id not in delivery.handed])
+        delivery.write()
+    except Exception:
+        db.session.rollback()
 
 
 @dataclass
@@ -183,8 +213,9 @@ class _Delivery:
     the database together (one transaction a batch, not one a message), or every
     STATUS_EVERY_S on a slow server, so the email log never lags far behind."""
 
-    def __init__(self, owner: str):
-        self.owner, self.journal = owner, Journal(owner)
+    def __init__(self, agency_id: int, owner: str):
+        self.agency_id, self.owner, self.journal = agency_id, owner, Journal(owner)
+        self.handed: set[int] = set()
         self._accepted: list[Accepted] = []
         self._journaled = 0
         self._written_at = time.monotonic()
@@ -192,36 +223,33 @@ class _Delivery:
     def handing(self, row: OutboxEmail) -> None:
         """Called before a row goes to the server; raises if Redis cannot record it, and the row
         is then not sent."""
-        self.journal.handing(row.id, self._accepted[self._journaled:])
+        if self.journal.handing(row.id, self._accepted[self._journaled:]) and self.handed:
+            self.write()  # Redis lost the journal mid-batch: the database keeps what it held
         self._journaled = len(self._accepted)
+        self.handed.add(row.id)
 
     def accepted(self, outgoing: _Outgoing, reply) -> None:
         self._accepted.append(Accepted(outgoing.row.id, reply.code, reply.reply, utcnow(),
                                        outgoing.subject, outgoing.message_id))
         if time.monotonic() - self._written_at > STATUS_EVERY_S:
-            self._write()
+            self.write()
 
-    def commit(self) -> None:
-        """Write the accepted rows with the batch's other changes, then forget the journal."""
-        self._write()
-        self.journal.discard()
-
-    def _write(self) -> None:
+    def write(self) -> None:
         # What the journal already holds stays there: settling skips rows no longer leased.
-        _mark_sent(self.owner, self._accepted)
+        _mark_sent(self.agency_id, self.owner, self._accepted)
         db.session.commit()
         self._accepted, self._journaled = [], 0
         self._written_at = time.monotonic()
 
 
-def _mark_sent(owner: str, accepted: list[Accepted]) -> None:
+def _mark_sent(agency_id: int, owner: str, accepted: list[Accepted]) -> None:
     # Only rows still leased to this batch: a batch that outlived its lease was settled by
     # another worker from the same journal, with the same outcome.
     if not accepted:
         return
     table = OutboxEmail.__table__
     db.session.execute(
-        table.update().where(table.c.id == bindparam("row_id"),
+        table.update().where(table.c.id == bindparam("row_id"), table.c.agency_id == agency_id,
                              table.c.lease_owner == owner, table.c.status == "sending")
         .values(attempts=table.c.attempts + 1),
         [{"row_id": a.row_id, "status": "sent", "status_reason": "", "last_code": a.code,
@@ -283,6 +311,13 @@ def _send_one(session: SmtpSession, outgoing: _Outgoing, settings, copies: str,
     except SmtpError as error:
         outgoing.note_on_row()
         return _send_failed(row, error, report)
+    except (ValueError, UnicodeError):
+        # An address with a line break, or one only SMTPUTF8 could carry: refused before
+        # anything of it was written, and no retry can change that.
+        outgoing.note_on_row()
+        _finish(row, "failed", reason=reasons.INVALID_ADDRESS)
+        report.failed += 1
+        return session.is_open
     # A refused copies address (reply.refused) does not hold back the client's email.
     delivery.accepted(outgoing, reply)
     report.sent += 1
@@ -373,21 +408,32 @@ def _release(rows: list[OutboxEmail]) -> None:
 
 def settle_abandoned(agency_id: int, *, now: datetime) -> None:
     """Rows of a worker that died mid-batch, once their lease ran out: sent if its journal says
-    the server accepted them, unknown (resent once, RFC 1047) if one was with the server,
-    queued again if it never got to them. Without a journal (Redis lost it) all are queued."""
+    the server accepted them, unknown (resent once, later, RFC 1047) if one was with the server,
+    queued again if it never got to them. Without a journal nothing is known: all are unknown.
+
+    Every write is guarded by the dead batch's lease, so two workers settling it at once, or
+    one settling it while another claims the rows, change each row once."""
     owners = db.session.execute(
         select(OutboxEmail.lease_owner).where(OutboxEmail.agency_id == agency_id,
                                               abandoned_condition(now)).distinct()).scalars().all()
     for owner in owners:
         record = journal.read(owner)
-        _mark_sent(owner, list(record.accepted.values()))
-        for row in db.session.execute(select(OutboxEmail).where(
-                OutboxEmail.lease_owner == owner, OutboxEmail.status == "sending")).scalars():
-            if row.id in record.in_flight:
-                row.attempts += 1
-                _unknown(row, reasons.WORKER_LOST_IN_FLIGHT, now)
-            else:
-                _release([row])
+        _mark_sent(agency_id, owner, list(record.accepted.values()))
+        leased = (update(OutboxEmail)
+                  .where(OutboxEmail.agency_id == agency_id, OutboxEmail.lease_owner == owner,
+                         abandoned_condition(now))
+                  .values(lease_owner=None, lease_until=None, updated_at=now)
+                  .execution_options(synchronize_session=False))
+        maybe_arrived = dict(status="unknown", next_attempt_at=now + UNKNOWN_RESEND_AFTER)
+        if not record.found:
+            db.session.execute(leased.values(**maybe_arrived,
+                                             status_reason=reasons.WORKER_LOST_RECORD))
+        else:
+            if record.in_flight:
+                db.session.execute(leased.where(OutboxEmail.id.in_(record.in_flight))
+                                   .values(**maybe_arrived, attempts=OutboxEmail.attempts + 1,
+                                           status_reason=reasons.WORKER_LOST_IN_FLIGHT))
+            db.session.execute(leased.values(status="queued"))
         db.session.commit()
         journal.discard(owner)
 

@@ -101,6 +101,7 @@ class _Diagnosed(Exception):
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's dot-stuffing
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -265,8 +266,9 @@ class _Commands:
         return self._client.getreply()
 
     def content(self, content: bytes) -> tuple[int, bytes]:
-        """After 354: the message, dot-stuffed and ended (RFC 5321 4.5.2), and the final reply."""
-        stuffed = _LEADING_DOT.sub(b"..", content)
+        """After 354: the message with CRLF line ends (a bare CR or LF could smuggle an end of
+        data past a server), dot-stuffed and ended (RFC 5321 4.5.2), and the final reply."""
+        stuffed = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", content))
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
         self._client.send(stuffed + b".\r\n")
@@ -321,7 +323,8 @@ class SmtpSession:
         later ones (copies) refused while it is accepted are listed in the reply's `refused`."""
         try:
             return self._transaction(message, envelope_from, [_envelope_address(r) for r in recipients])
-        except SmtpError:
+        except (SmtpError, ValueError, UnicodeError):
+            # ValueError, UnicodeError: an address that cannot be written in a command.
             self._reset_quietly()
             raise
 
@@ -333,7 +336,7 @@ class SmtpSession:
         commands = _Commands(self._client, "utf-8" if international else "ascii")
 
         def mail_from() -> tuple[int, bytes]:
-            options = self._mail_options(envelope_from, international, len(content))
+            options = self._mail_options(envelope_from, international, content)
             envelope = [f"MAIL FROM:<{envelope_from}>{options}",
                         *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
             commands.start(envelope, upfront=self._upfront(len(recipients)))
@@ -374,14 +377,17 @@ class SmtpSession:
             return 0
         return 1 + recipients + (1 if recipients == 1 else 0)
 
-    def _mail_options(self, envelope_from: str, international: bool, size: int) -> str:
+    def _mail_options(self, envelope_from: str, international: bool, content: bytes) -> str:
         client = self._client
-        options = [f"SIZE={size}"] if client.has_extn("size") else []  # RFC 1870: refused early if too big
+        # RFC 1870: refused early if too big.
+        options = [f"SIZE={len(content)}"] if client.has_extn("size") else []
         if international:
             if not client.has_extn("smtputf8"):
                 hint = hint_for("sender_rejected" if not envelope_from.isascii() else "recipient_rejected")
                 raise _Diagnosed("The server does not accept non-ASCII addresses (no SMTPUTF8).", hint)
             options += ["SMTPUTF8", "BODY=8BITMIME"]
+        elif not content.isascii() and client.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")  # RFC 6152: 8bit text bodies (Cyrillic) announced
         return "".join(f" {option}" for option in options)
 
     def _reset_quietly(self) -> None:

@@ -1,0 +1,95 @@
+"""Under PIPELINING a message's MAIL, RCPT and DATA go in one write (one round trip), and a
+refusal leaves the connection in step. A scripted socket server shows what arrives how."""
+import socket
+import threading
+
+import pytest
+
+from webapp.smtpcheck.connection import SmtpError, SmtpSettings, open_session
+from webapp.smtpcheck.message import compose_message
+
+SETTINGS = SmtpSettings("127.0.0.1", 0, "none", timeout=3.0, sender_address="tours@example.com",
+                        ehlo_name="booking.example.net", allow_private=True)
+
+
+class ScriptedServer:
+    """One connection: greets, answers EHLO with PIPELINING, then answers each command with the
+    next scripted reply; records each recv() as it came, to show what was written together."""
+
+    def __init__(self, replies: list[str]):
+        self.replies, self.chunks = list(replies), []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        connection.settimeout(5)
+        buffer, in_data = b"", False
+        connection.sendall(b"220 mx.test ESMTP\r\n")
+        with connection:
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                self.chunks.append(chunk)
+                buffer += chunk
+                while True:
+                    if in_data:
+                        end = buffer.find(b"\r\n.\r\n") if not buffer.startswith(b".\r\n") else -2
+                        if end == -1:
+                            break
+                        buffer, in_data = buffer[end + 5:], False
+                        connection.sendall(self.replies.pop(0).encode() + b"\r\n")
+                        continue
+                    line, found, rest = buffer.partition(b"\r\n")
+                    if not found:
+                        break
+                    buffer = rest
+                    command = line.split(b" ", 1)[0].upper()
+                    if command == b"EHLO":
+                        connection.sendall(b"250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                    elif command == b"QUIT":
+                        connection.sendall(b"221 bye\r\n")
+                        return
+                    else:
+                        reply = self.replies.pop(0)
+                        in_data = command == b"DATA" and reply.startswith("354")
+                        connection.sendall(reply.encode() + b"\r\n")
+
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings(**{**SETTINGS.__dict__, "port": self.port})
+
+
+def message(settings: SmtpSettings):
+    return compose_message(settings, "client@example.org", "Заказ изменён", "Текст")
+
+
+def test_mail_rcpt_and_data_go_in_one_write():
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued"])
+    settings = server.settings()
+    with open_session(settings) as session:
+        reply = session.send(message(settings), "tours@example.com", ["client@example.org"])
+    assert reply.code == 250
+    envelope = next(chunk for chunk in server.chunks if chunk.startswith(b"MAIL"))
+    assert envelope.count(b"\r\n") == 3 and b"RCPT TO:<client@example.org>" in envelope \
+        and envelope.endswith(b"DATA\r\n")
+    assert b"BODY=8BITMIME" in envelope  # RFC 6152: the Cyrillic body goes as 8bit
+
+
+def test_a_server_saying_354_after_refusing_the_only_recipient_gets_no_message():
+    # RFC 2920 3.1: the client ends such a transaction with a lone "." and sends nothing of it.
+    server = ScriptedServer(["250 sender ok", "550 5.1.1 no such user", "354 go on",
+                             "554 5.5.1 no valid recipients", "250 reset",
+                             "250 sender ok", "250 rcpt ok", "354 go on", "250 queued"])
+    settings = server.settings()
+    with open_session(settings) as session:
+        with pytest.raises(SmtpError) as refused:
+            session.send(message(settings), "tours@example.com", ["gone@example.org"])
+        after = session.send(message(settings), "tours@example.com", ["client@example.org"])
+    assert (refused.value.step, refused.value.code) == ("rcpt_to", 550)
+    assert after.code == 250
+    received = b"".join(server.chunks)
+    assert received.count(b"Subject:") == 1  # only the second message's content went out
+    assert b"data\r\n.\r\nrset\r\n" in received.lower()
