@@ -91,6 +91,7 @@ def test_a_batch_registers_each_client_and_answers_for_each_in_order(engine, age
     codes = [result["code"] for result in response.json["results"]]
     assert codes == [409, 201, 409, 201]  # a live login, new, the same login again, new
     assert response.json["results"][0]["errors"] == {"login": "this login is already registered"}
+    assert response.json["results"][2]["errors"] == {"login": "repeats the login of registrations[1]"}
     assert {result["login"] for result in response.json["results"] if result["code"] == 201} == \
         {"boris", "vera"}
     rows = outbox(REGISTRATION_CONFIRMATION)

@@ -91,11 +91,16 @@ def _register_clients(agency: Agency, registrations: list[dict],
         db.select(Client.login).where(Client.agency_id == agency.id, Client.login.in_(logins),
                                       Client.status != "expired")).scalars())
     outcomes: list[Client | Conflict] = []
-    for registration in registrations:
-        if registration["login"] in taken:
+    first_at: dict[str, int] = {}
+    for index, registration in enumerate(registrations):
+        login = registration["login"]
+        if login in first_at:
+            outcomes.append(Conflict("login", f"repeats the login of registrations[{first_at[login]}]"))
+            continue
+        first_at[login] = index
+        if login in taken:
             outcomes.append(Conflict("login", LOGIN_TAKEN))
             continue
-        taken.add(registration["login"])
         outcomes.append(Client(agency_id=agency.id, **registration, status="unconfirmed",
                                registered_at=registered_at,
                                expires_at=registration_expiry(registered_at, expiry_minutes)))
