@@ -188,13 +188,12 @@ def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency,
     delivered = [received.rcpt_tos[0] for received in server.handler.received]
     assert sorted(delivered) == [row.to_address for row in rows[3:]]  # none of the first two again
     assert [(reload(row).status, reload(row).attempts) for row in rows] == \
-        [("sent", 1), ("sent", 1), ("unknown", 1), ("sent", 1), ("sent", 1)]
+        [("sent", 1), ("sent", 1), ("queued", 1), ("sent", 1), ("sent", 1)]
     send_due(agency.id, now=after_lease + UNKNOWN_RESEND_AFTER + timedelta(seconds=1))
     assert [received.rcpt_tos[0] for received in server.handler.received][-1] == rows[2].to_address
     assert (reload(rows[2]).status, reload(rows[2]).attempts) == ("sent", 2)
     assert (reload(rows[0]).last_reply, reload(rows[0]).message_id) == \
         ("2.0.0 Ok: queued as A1", f"<{rows[0].id}@alpha.example>")
-    assert reload(rows[2]).resent_after_unknown  # the one in flight is resent once, never again
 
 
 def test_the_message_in_flight_when_a_worker_died_is_shown_as_possibly_arrived(agency, smtp_server):
@@ -207,8 +206,25 @@ def test_the_message_in_flight_when_a_worker_died_is_shown_as_possibly_arrived(a
     settle_abandoned(agency.id, now=utcnow() + LEASE + timedelta(seconds=1))
 
     row = reload(row)
-    assert (row.status, row.status_reason) == ("unknown", "worker_lost_in_flight")
+    assert (row.status, row.status_reason) == ("queued", "worker_lost_in_flight")
     assert server.handler.received == []
+
+
+def test_a_message_in_flight_at_two_kills_is_still_sent(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+    moment = utcnow()
+    for _ in range(2):  # each time a worker takes it, hands it over and dies before the reply
+        (claimed,) = claim_due(agency.id, now=moment)
+        Journal(claimed.lease_owner).handing(row.id, [])
+        moment += LEASE + UNKNOWN_RESEND_AFTER + timedelta(seconds=1)
+        settle_abandoned(agency.id, now=moment - UNKNOWN_RESEND_AFTER)
+
+    send_due(agency.id, now=moment)
+
+    assert (reload(row).status, reload(row).attempts) == ("sent", 3)
+    assert len(server.handler.received) == 1
 
 
 def test_on_a_slow_server_sent_emails_show_as_sent_before_the_batch_ends(agency, smtp_server,
@@ -271,8 +287,7 @@ def test_redis_failing_mid_batch_keeps_what_was_sent_and_gives_back_the_rest(age
         sorted(row.to_address for row in rows)  # each once
 
 
-def test_a_batch_whose_journal_redis_lost_is_resent_once_later_and_shown_as_unknown(agency,
-                                                                                   smtp_server):
+def test_a_batch_whose_journal_redis_lost_is_sent_again_later_with_the_reason(agency, smtp_server):
     server = smtp_server()
     point_agency_at(agency, server)
     row = queue_confirmation(agency)
@@ -281,7 +296,7 @@ def test_a_batch_whose_journal_redis_lost_is_resent_once_later_and_shown_as_unkn
 
     after_lease = utcnow() + LEASE + timedelta(seconds=1)
     send_due(agency.id, now=after_lease)
-    assert (reload(row).status, reload(row).status_reason) == ("unknown", "worker_lost_record")
+    assert (reload(row).status, reload(row).status_reason) == ("queued", "worker_lost_record")
     assert server.handler.received == []
 
     send_due(agency.id, now=after_lease + UNKNOWN_RESEND_AFTER + timedelta(seconds=1))

@@ -26,7 +26,7 @@ TITLES = {
     INVALID_ADDRESS: _l("The address cannot be written in an email"),
     NO_LONGER_NEEDED: _l("No longer needed: the order changed before it was sent"),
     WORKER_LOST_IN_FLIGHT: _l("The sending process stopped while the message was with the server; "
-                              "it may have arrived"),
+                              "it may have arrived, and is sent once more"),
     WORKER_LOST_RECORD: _l("The sending process stopped and Redis lost its record of the batch; "
-                           "the message may have arrived"),
+                           "the message may have arrived, and is sent once more"),
 }

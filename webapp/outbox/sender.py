@@ -408,8 +408,9 @@ def _release(rows: list[OutboxEmail]) -> None:
 
 def settle_abandoned(agency_id: int, *, now: datetime) -> None:
     """Rows of a worker that died mid-batch, once their lease ran out: sent if its journal says
-    the server accepted them, unknown (resent once, later, RFC 1047) if one was with the server,
-    queued again if it never got to them. Without a journal nothing is known: all are unknown.
+    the server accepted them, queued again if it never got to them. The one that was with the
+    server may have arrived, or not: it is sent again after UNKNOWN_RESEND_AFTER (a possible
+    duplicate, never a loss), and so is the whole batch when Redis lost its journal.
 
     Every write is guarded by the dead batch's lease, so two workers settling it at once, or
     one settling it while another claims the rows, change each row once."""
@@ -419,21 +420,20 @@ def settle_abandoned(agency_id: int, *, now: datetime) -> None:
     for owner in owners:
         record = journal.read(owner)
         _mark_sent(agency_id, owner, list(record.accepted.values()))
-        leased = (update(OutboxEmail)
-                  .where(OutboxEmail.agency_id == agency_id, OutboxEmail.lease_owner == owner,
-                         abandoned_condition(now))
-                  .values(lease_owner=None, lease_until=None, updated_at=now)
-                  .execution_options(synchronize_session=False))
-        maybe_arrived = dict(status="unknown", next_attempt_at=now + UNKNOWN_RESEND_AFTER)
+        requeue = (update(OutboxEmail)
+                   .where(OutboxEmail.agency_id == agency_id, OutboxEmail.lease_owner == owner,
+                          abandoned_condition(now))
+                   .values(status="queued", lease_owner=None, lease_until=None, updated_at=now)
+                   .execution_options(synchronize_session=False))
+        later = dict(next_attempt_at=now + UNKNOWN_RESEND_AFTER)
         if not record.found:
-            db.session.execute(leased.values(**maybe_arrived,
-                                             status_reason=reasons.WORKER_LOST_RECORD))
+            db.session.execute(requeue.values(**later, status_reason=reasons.WORKER_LOST_RECORD))
         else:
             if record.in_flight:
-                db.session.execute(leased.where(OutboxEmail.id.in_(record.in_flight))
-                                   .values(**maybe_arrived, attempts=OutboxEmail.attempts + 1,
+                db.session.execute(requeue.where(OutboxEmail.id.in_(record.in_flight))
+                                   .values(**later, attempts=OutboxEmail.attempts + 1,
                                            status_reason=reasons.WORKER_LOST_IN_FLIGHT))
-            db.session.execute(leased.values(status="queued"))
+            db.session.execute(requeue)
         db.session.commit()
         journal.discard(owner)
 
