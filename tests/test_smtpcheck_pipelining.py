@@ -41,7 +41,10 @@ class ScriptedServer:
                         if end == -1:
                             break
                         buffer, in_data = buffer[end + 5:], False
-                        connection.sendall(self.replies.pop(0).encode() + b"\r\n")
+                        reply = self.replies.pop(0)
+                        if reply == "HANG UP":
+                            return
+                        connection.sendall(reply.encode() + b"\r\n")
                         continue
                     line, found, rest = buffer.partition(b"\r\n")
                     if not found:
@@ -55,6 +58,8 @@ class ScriptedServer:
                         return
                     else:
                         reply = self.replies.pop(0)
+                        if reply == "HANG UP":
+                            return
                         in_data = command == b"DATA" and reply.startswith("354")
                         connection.sendall(reply.encode() + b"\r\n")
 
@@ -93,3 +98,18 @@ def test_a_server_saying_354_after_refusing_the_only_recipient_gets_no_message()
     received = b"".join(server.chunks)
     assert received.count(b"Subject:") == 1  # only the second message's content went out
     assert b"data\r\n.\r\nrset\r\n" in received.lower()
+
+
+@pytest.mark.parametrize(("replies", "message_sent"), [
+    (["250 sender ok", "250 rcpt ok", "HANG UP"], False),  # before 354: nothing of it went
+    (["250 sender ok", "250 rcpt ok", "354 go on", "HANG UP"], True),  # after the message
+])
+def test_a_lost_connection_says_whether_the_message_had_gone(replies, message_sent):
+    # Only a message that had gone may have been delivered (RFC 1047): the sender marks that
+    # one unknown and resends it once; one that never went is simply retried.
+    server = ScriptedServer(replies)
+    settings = server.settings()
+    with open_session(settings) as session:
+        with pytest.raises(SmtpError) as lost:
+            session.send(message(settings), "tours@example.com", ["client@example.org"])
+    assert (lost.value.step, lost.value.code, lost.value.message_sent) == ("data", None, message_sent)

@@ -325,7 +325,7 @@ def _send_one(session: SmtpSession, outgoing: _Outgoing, settings, copies: str,
 
 
 def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool:
-    if error.step == "data" and error.code is None:
+    if error.message_sent and error.code is None:
         # The server may have delivered it: mark unknown and resend once, later (RFC 1047).
         row.attempts += 1
         _record_reply(row, error)

@@ -68,11 +68,14 @@ class Step:
 
 
 class SmtpError(Exception):
-    """A step failed: where, what the server said, and the hint for the user."""
+    """A step failed: where, what the server said, and the hint for the user. `message_sent`:
+    the whole message had reached the server before the failure, so it may have been delivered
+    (a reply lost after the end of DATA, RFC 1047)."""
 
     def __init__(self, step: str, code: int | None, enhanced: str | None, reply: str, hint: Hint):
         super().__init__(f"{step}: {code} {reply}" if code else f"{step}: {reply}")
         self.step, self.code, self.enhanced, self.reply, self.hint = step, code, enhanced, reply, hint
+        self.message_sent = False
 
     @property
     def temporary(self) -> bool:
@@ -252,6 +255,7 @@ class _Commands:
         self._client, self._encoding = client, encoding
         self._waiting: list[str] = []  # the rest of the commands, not written yet
         self._unanswered: collections.deque[str] = collections.deque()
+        self.content_sent = False
 
     def start(self, commands: list[str], upfront: int) -> None:
         self._waiting = list(commands)
@@ -272,6 +276,7 @@ class _Commands:
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
         self._client.send(stuffed + b".\r\n")
+        self.content_sent = True
         return self._client.getreply()
 
     def drain(self) -> None:
@@ -363,6 +368,7 @@ class SmtpSession:
                     refused[recipient] = (refusal.code, refusal.reply)
             code, text = run("data", data, expect=(250,))
         except SmtpError as failure:
+            failure.message_sent = commands.content_sent
             if failure.code is not None:
                 commands.drain()  # replies to commands already written, so the next one is ours
             raise
