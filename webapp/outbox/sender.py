@@ -68,7 +68,8 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
     """Send what is due for one agency; safe to run twice at once (rows are leased)."""
     clear_wake(agency_id)
     report = SendReport()
-    # Before the pause check: a paused agency's abandoned rows must not show "sending" for ever.
+    # Once a job, before the pause check: a paused agency's abandoned rows must not show
+    # "sending" for ever. A lease that runs out later waits for the next job (the sweep wakes it).
     settle_abandoned(agency_id, now=now or utcnow())
     if is_paused(agency_id):
         report.paused = True
@@ -101,9 +102,8 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
 
 
 def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list[OutboxEmail]:
-    """Lease up to `limit` due rows to this caller; a crashed worker's rows come back after LEASE,
-    settled from its journal first."""
-    settle_abandoned(agency_id, now=now)
+    """Lease up to `limit` due rows to this caller (a crashed worker's rows come back once
+    settle_abandoned has settled them) and open the batch's journal."""
     owner = str(uuid.uuid4())
     candidates = (select(OutboxEmail.id)
                   .where(OutboxEmail.agency_id == agency_id, due_condition(now))
@@ -183,8 +183,8 @@ def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: Sen
 def _salvage(delivery: _Delivery, ready: list[_Outgoing]) -> None:
     """After an unexpected error mid-batch (Redis or the database gone, a job timeout): write
     what the server accepted and give back the rows never handed to it; the one in flight stays
-    leased, for settling to mark unknown. If the database is what failed, settling after the
-    lease does it all from the journal."""
+    leased, for settling to send again later. If the database is what failed, settling after
+    the lease does it all from the journal."""
     try:
         _release([outgoing.row for outgoing in ready if outgoing.row.id not in delivery.handed])
         delivery.write()
