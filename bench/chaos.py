@@ -70,18 +70,20 @@ def chaos_phase(site, count: int, kill_every: float, seconds: float) -> dict:
 
 
 def final_phase(site) -> int:
-    """Send what is still due once time has passed; returns the rounds it took."""
+    """Send what is still due once time has passed; returns the rounds it took. A round can
+    queue rows for later (a dead worker's message in flight waits 10 min), so it stops only
+    when nothing would be due by the next round either."""
     later = utcnow() + LATER
     with site.app.app_context():
         for rounds in range(1, FINAL_ROUNDS + 1):
             for agency_id in site.agency_ids:
                 send_due(agency_id, now=later)
-            still_due = db.session.execute(
+            later += LATER
+            waiting = db.session.execute(
                 db.select(db.func.count()).select_from(OutboxEmail).where(
                     db.or_(due_condition(later), abandoned_condition(later)))).scalar()
-            if not still_due:
+            if not waiting:
                 return rounds
-            later += LATER
     return FINAL_ROUNDS
 
 
