@@ -34,9 +34,6 @@ def envelope_sender(settings: SmtpSettings, to_address: str) -> str:
     return to_address.strip()  # a relay that needs no login and no sender address set
 
 
-# A batch repeats the agency's name and a few subjects: encoding each once saves most of the
-# composing time (email.header is slow).
-@functools.lru_cache(maxsize=1024)
 def _address(display_name: str, addr_spec: str) -> str:
     local, _, domain = addr_spec.rpartition("@")
     if local.isascii():
@@ -44,11 +41,17 @@ def _address(display_name: str, addr_spec: str) -> str:
     address = f"{local}@{domain}"
     if not display_name:
         return address  # a non-ASCII local part stays raw: it only goes out under SMTPUTF8
-    if display_name.isascii():
-        return f'"{quote(display_name)}" <{address}>'
-    # RFC 2047 encoded words for the name, the address on a line of its own (RFC 5322 folding).
-    return f"{Header(display_name, 'utf-8', header_name='From').encode(linesep=READY.linesep)}" \
-           f"{READY.linesep} <{address}>"
+    return f"{_display_name(display_name)} <{address}>"
+
+
+# A batch repeats the agency's name and a few subjects: encoding each once saves most of the
+# composing time (email.header is slow).
+@functools.lru_cache(maxsize=256)
+def _display_name(name: str) -> str:
+    if name.isascii():
+        return f'"{quote(name)}"'
+    # RFC 2047 encoded words, the address then on a line of its own (RFC 5322 folding).
+    return f"{Header(name, 'utf-8', header_name='From').encode(linesep=READY.linesep)}{READY.linesep}"
 
 
 @functools.lru_cache(maxsize=1024)

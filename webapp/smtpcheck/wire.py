@@ -23,6 +23,11 @@ READY = ReadyPolicy(linesep="\r\n")  # email.policy.SMTP's settings
 _LINE_END = re.compile(rb"\r\n|\r|\n")  # what the generator splits bodies on (email.generator.NLCRE)
 
 
+def crlf(data: bytes) -> bytes:
+    """Every line end, bare CR and LF included, as CRLF."""
+    return _LINE_END.sub(b"\r\n", data)
+
+
 def flatten(message: EmailMessage, international: bool) -> bytes:
     """CRLF line ends, raw UTF-8 headers only under SMTPUTF8 (RFC 6531), and blind copies never
     written into the message itself."""
@@ -50,7 +55,7 @@ def _ready_bytes(message: EmailMessage, policy: EmailPolicy) -> bytes:
         cte = message.get("Content-Transfer-Encoding", "").lower()
         body = message.get_payload(decode=True) if cte in ("", "7bit", "8bit") \
             else message.get_payload().encode("ascii")
-        return head_bytes + _LINE_END.sub(b"\r\n", body or b"")
+        return head_bytes + crlf(body or b"")
     delimiter = f"--{message.get_boundary()}".encode("ascii")
     parts = [_ready_bytes(part, policy) for part in message.get_payload()]
     return (head_bytes + delimiter + b"\r\n" + (b"\r\n" + delimiter + b"\r\n").join(parts)
