@@ -1,12 +1,15 @@
 """Our own messages go on the wire exactly as the email package would write them."""
 import io
+import re
 from email.generator import BytesGenerator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.message import compose_message
-from webapp.smtpcheck.wire import flatten
+from webapp.smtpcheck.wire import crlf, dot_stuffed, flatten
 
 SETTINGS = SmtpSettings("smtp.example.com", 587, "starttls", sender_name="Агентство «Восток»",
                         sender_address="tours@example.com")
@@ -41,3 +44,19 @@ def test_blind_copies_are_left_out_of_the_written_message():
     written = flatten(message, False)
     assert b"copies@example.org" not in written and b"Bcc" not in written
     assert message["Bcc"] == "copies@example.org"  # the caller's message is left as it was
+
+
+# Texts made of the characters that matter to line ends and dot-stuffing.
+TRICKY_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"..", b"a", "я".encode()]),
+                        max_size=40).map(b"".join)
+
+
+@given(TRICKY_BYTES)
+def test_line_ends_become_crlf_as_the_generator_splits_them(data):
+    assert crlf(data) == re.sub(rb"\r\n|\r|\n", b"\r\n", data)  # email.generator.NLCRE
+
+
+@given(TRICKY_BYTES)
+def test_a_dot_is_doubled_at_the_start_of_every_line_as_smtplib_does(data):
+    normalised = crlf(data)
+    assert dot_stuffed(normalised) == re.sub(rb"(?m)^\.", b"..", normalised)

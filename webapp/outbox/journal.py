@@ -47,9 +47,22 @@ class Record:
 
 
 class Journal:
+    """One batch's journal; close it (or use it as a context manager) when the batch is done."""
+
     def __init__(self, owner: str):
         self.key = KEY.format(owner=owner)
-        self._redis = redis_connection()
+        # One connection held for the batch: taking one from the pool and giving it back around
+        # every command cost more CPU than the RPUSH itself (~55 of ~100 µs a message).
+        self._redis = redis_connection().client()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._redis.close()
 
     def open(self) -> None:
         """Before the batch's first message: from here on a missing journal means a lost one."""

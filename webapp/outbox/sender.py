@@ -126,7 +126,8 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
         .execution_options(synchronize_session=False))
     db.session.commit()
     # Before any message of the batch can go: from here on a missing journal means a lost one.
-    Journal(owner).open()
+    with Journal(owner) as batch_journal:
+        batch_journal.open()
     # populate_existing: settling may have loaded some of these rows before the UPDATE above.
     return list(db.session.execute(
         select(OutboxEmail).where(OutboxEmail.lease_owner == owner,
@@ -178,6 +179,8 @@ def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: Sen
     except BaseException:
         _salvage(delivery, ready)
         raise
+    finally:
+        delivery.journal.close()
 
 
 def _salvage(delivery: _Delivery, ready: list[_Outgoing]) -> None:

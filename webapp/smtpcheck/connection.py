@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 from webapp.smtpcheck import guard
 from webapp.smtpcheck.hints import Hint, classify, default_ehlo_name, hint_for
-from webapp.smtpcheck.wire import crlf, flatten
+from webapp.smtpcheck.wire import crlf, dot_stuffed, flatten
 
 SECURITY_CHOICES = ("none", "starttls", "tls")
 MASK = "••••"
@@ -103,7 +103,6 @@ class _Diagnosed(Exception):
         self.description, self.hint, self.code = description, hint, code
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's dot-stuffing
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -271,7 +270,7 @@ class _Commands:
     def content(self, content: bytes) -> tuple[int, bytes]:
         """After 354: the message with CRLF line ends (a bare CR or LF could smuggle an end of
         data past a server), dot-stuffed and ended (RFC 5321 4.5.2), and the final reply."""
-        stuffed = _LEADING_DOT.sub(b"..", crlf(content))
+        stuffed = dot_stuffed(crlf(content))
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
         self._client.send(stuffed + b".\r\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import re
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -20,12 +19,22 @@ class ReadyPolicy(EmailPolicy):
 
 
 READY = ReadyPolicy(linesep="\r\n")  # email.policy.SMTP's settings
-_LINE_END = re.compile(rb"\r\n|\r|\n")  # what the generator splits bodies on (email.generator.NLCRE)
 
 
 def crlf(data: bytes) -> bytes:
-    """Every line end, bare CR and LF included, as CRLF."""
-    return _LINE_END.sub(b"\r\n", data)
+    """Every line end the generator splits bodies on (CRLF, a bare CR, a bare LF:
+    email.generator.NLCRE) as CRLF. bytes.replace, not a regex: the alternation cost ~20 µs a
+    body, more than the rest of writing the message."""
+    if b"\r" not in data:
+        return data.replace(b"\n", b"\r\n")
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """A CRLF-ended text with a dot doubled at the start of every line (RFC 5321 4.5.2)."""
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..")
 
 
 def flatten(message: EmailMessage, international: bool) -> bytes:
