@@ -1,7 +1,9 @@
 """Our own messages go on the wire exactly as the email package would write them."""
 import io
 import re
+from datetime import datetime, timezone
 from email.generator import BytesGenerator
+from email.utils import parsedate_to_datetime
 
 import pytest
 from hypothesis import given
@@ -60,3 +62,10 @@ def test_line_ends_become_crlf_as_the_generator_splits_them(data):
 def test_a_dot_is_doubled_at_the_start_of_every_line_as_smtplib_does(data):
     normalised = crlf(data)
     assert dot_stuffed(normalised) == re.sub(rb"(?m)^\.", b"..", normalised)
+
+
+def test_the_date_header_is_the_moment_the_message_was_composed():
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    message = compose_message(SETTINGS, "client@example.org", "Тема", "Текст")
+    after = datetime.now(timezone.utc)
+    assert before <= parsedate_to_datetime(message["Date"]) <= after

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import functools
 import random
+import time
+from datetime import datetime, timezone
 from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
@@ -63,6 +65,13 @@ def _header_text(name: str, value: str) -> str:
     return Header(value, "utf-8", header_name=name).encode(linesep=READY.linesep)
 
 
+@functools.lru_cache(maxsize=1)
+def _date_header(second: int) -> str:
+    """The Date header for a moment, in local time (RFC 5322 3.3); a batch writes hundreds of
+    messages a second and formatting the date cost a quarter of composing one."""
+    return format_datetime(localtime(datetime.fromtimestamp(second, timezone.utc)))
+
+
 def _encode_body(text: str) -> tuple[str, str]:
     """The transfer encoding and encoded body, chosen as email.contentmanager does under the SMTP
     policy: 7bit or 8bit while lines fit, else quoted-printable for ASCII, base64 for the rest."""
@@ -108,7 +117,7 @@ def compose_message(
     message.set_raw("From", _address(settings.sender_name.strip(), sender))
     message.set_raw("To", _address("", to_address.strip()))
     message.set_raw("Subject", _header_text("Subject", subject))
-    message.set_raw("Date", format_datetime(localtime()))
+    message.set_raw("Date", _date_header(int(time.time())))
     message.set_raw("Message-ID", make_msgid(domain=ascii_host(sender.rpartition("@")[2])))
     message.set_raw("MIME-Version", "1.0")
     if html is None:
