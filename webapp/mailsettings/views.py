@@ -27,7 +27,7 @@ def edit():
     # One template set serves both: htmx asks for the form alone, a browser for the whole page.
     template = "mailsettings/_form.html" if request.headers.get("HX-Request") else "mailsettings/page.html"
     return render_template(template, form=form, view=view, presets=PRESETS,
-                           browser_presets=presets_for_browser(), related=related_fields,
+                           browser_presets=presets_for_browser(), inline_check=_inline_check,
                            history=service.history(agency.id), labels=_labels(form))
 
 
@@ -42,6 +42,24 @@ def validate_field(name: str):
     form = form_with_only(tuple(needed))(meta={"csrf": False})
     form.check_fields(refresh)
     return render_template("mailsettings/_messages.html", form=form, names=refresh)
+
+
+def _inline_check(field, attributes: dict) -> dict:
+    """A field's input attributes: on change it posts its value (and those its rules read) to the
+    inline check, whose answer replaces the message container that also describes the field."""
+    name = field.name
+    _refresh, needed = related_fields(name)
+    wiring = {
+        "aria-describedby": f"{name}-message",
+        "hx-post": url_for("mailsettings.validate_field", name=name),
+        "hx-trigger": "change",
+        "hx-target": f"#{name}-message",
+        "hx-swap": "outerHTML",
+        "hx-params": ",".join(needed),
+    }
+    if field.errors:
+        wiring["aria-invalid"] = "true"
+    return wiring | attributes
 
 
 def _labels(form: MailSettingsForm) -> dict:
