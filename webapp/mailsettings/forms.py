@@ -165,7 +165,11 @@ class Select(widgets.Select):
         options = {"value": value, **(choice.render_kw or {}), **kwargs}
         if choice.selected:
             options["selected"] = True
-        return Markup(f"<option {html_params(**options)}>{escape(choice.label or choice.value)}</option>")
+        label = choice.label
+        if hasattr(label, "__html__"):
+            # A lazy label translates at each use: once here, not for `or` and again in escape().
+            label = Markup(label.__html__())
+        return Markup(f"<option {html_params(**options)}>{escape(label or choice.value)}</option>")
 
 
 class TextField(StringField):
