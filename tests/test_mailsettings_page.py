@@ -63,6 +63,18 @@ def test_saved_values_come_back_in_their_fields_as_typed_each_wired_to_its_check
         assert field in wiring["hx-params"].split(","), field
 
 
+def test_a_field_with_an_error_is_marked_invalid_and_described_by_its_message(admin_client):
+    page = admin_client.post("/mail-settings", data=valid_form(port="abc")).get_data(as_text=True)
+
+    controls = Controls(page)
+    assert controls.by_id["port"]["aria-invalid"] == "true"
+    assert controls.by_id["port"]["aria-describedby"] == "port-message"
+    assert "aria-invalid" not in controls.by_id["host"]
+    assert controls.by_id["host"]["aria-describedby"] == "host-message"
+    message = re.search(r'<div id="port-message"[^>]*>(.*?)</div>', page, re.S).group(1)
+    assert 'class="field-error">Порт: ' in message
+
+
 def test_saving_without_javascript_stores_normalized_values_and_reports_changes(admin_client, agency):
     form = valid_form(host="SMTP.Yandex.RU", copies_email="Copies@Alpha.Example",
                       payment_problems_email="Касса@Пример.РФ", order_change_emails="no",
