@@ -55,6 +55,24 @@ def test_copies_go_to_the_copies_address_invisibly(agency, smtp_server, run_work
     assert b"copies@alpha.example" not in received.content
 
 
+def test_a_message_refused_mid_batch_leaves_the_next_ones_intact(agency, smtp_server):
+    # Each message's commands go with the previous one's text: a refusal in between must not
+    # put anything into the next message (an RSET there would be read as its text).
+    server = smtp_server(replies={"DATA": [None, "554 5.6.0 Message refused"]})
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency, to=f"client{number}@example.org", key=f"registration:{number}")
+            for number in range(3)]
+
+    send_due(agency.id)
+
+    assert [reload(row).status for row in rows] == ["sent", "failed", "sent"]
+    delivered = [email.message_from_bytes(received.content, policy=policy.default)
+                 for received in server.handler.received]
+    assert [message["To"] for message in delivered] == ["client0@example.org", "client2@example.org"]
+    assert all(message.get_content_type() == "multipart/alternative" for message in delivered)
+    assert server.handler.sessions == 1
+
+
 def test_a_temporary_refusal_is_retried_later_and_then_sent(agency, smtp_server):
     server = smtp_server(replies={"DATA": ["451 4.3.0 Try again later"]})
     point_agency_at(agency, server)

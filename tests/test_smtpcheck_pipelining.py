@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from webapp.smtpcheck.connection import SmtpError, SmtpSettings, open_session
+from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSettings, open_session
 from webapp.smtpcheck.message import compose_message
 
 SETTINGS = SmtpSettings("127.0.0.1", 0, "none", timeout=3.0, sender_address="tours@example.com",
@@ -113,3 +113,66 @@ def test_a_lost_connection_says_whether_the_message_had_gone(replies, message_se
         with pytest.raises(SmtpError) as lost:
             session.send(message(settings), "tours@example.com", ["client@example.org"])
     assert (lost.value.step, lost.value.code, lost.value.message_sent) == ("data", None, message_sent)
+
+
+def announce(settings: SmtpSettings, to: str = "next@example.org") -> Envelope:
+    return Envelope(compose_message(settings, to, "Заказ изменён", "Текст"), "tours@example.com",
+                    (to,))
+
+
+def test_the_next_messages_commands_go_with_this_ones_text():
+    # RFC 2920 3.1: the content may start a group; a message then costs one round trip, not two.
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 first queued",
+                             "250 sender ok", "250 rcpt ok", "354 go on", "250 second queued"])
+    settings = server.settings()
+    following = announce(settings)
+    with open_session(settings) as session:
+        first = session.send(message(settings), "tours@example.com", ["client@example.org"],
+                             then=following)
+        second = session.send(following.message, following.envelope_from, following.recipients)
+    assert (first.reply, second.reply) == ("first queued", "second queued")
+    together = next(chunk for chunk in server.chunks if b"\r\n.\r\nMAIL FROM" in chunk)
+    assert together.endswith(b"RCPT TO:<next@example.org>\r\nDATA\r\n")
+    assert b"".join(server.chunks).count(b"MAIL FROM") == 2
+
+
+def test_a_refused_message_leaves_the_announced_one_to_go_intact():
+    # Its refusal ended its transaction: an RSET now would be read as the next message's text.
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "554 5.6.0 refused",
+                             "250 sender ok", "250 rcpt ok", "354 go on", "250 queued"])
+    settings = server.settings()
+    following = announce(settings)
+    with open_session(settings) as session:
+        with pytest.raises(SmtpError) as refused:
+            session.send(message(settings), "tours@example.com", ["client@example.org"],
+                         then=following)
+        after = session.send(following.message, following.envelope_from, following.recipients)
+    assert (refused.value.step, refused.value.code, after.code) == ("data", 554, 250)
+    assert b"\r\nrset\r\n" not in b"".join(server.chunks).lower()
+
+
+def test_a_session_left_with_a_message_announced_drops_the_line_instead_of_quitting():
+    # After the announced DATA's 354 a QUIT would be the text of a message nobody meant to send;
+    # a dropped connection cancels the transaction (RFC 5321 3.8).
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued",
+                             "250 sender ok", "250 rcpt ok", "354 go on"])
+    settings = server.settings()
+    with open_session(settings) as session:
+        session.send(message(settings), "tours@example.com", ["client@example.org"],
+                     then=announce(settings))
+    server.thread.join(5)
+    received = b"".join(server.chunks)
+    assert b"\r\nquit\r\n" not in received.lower() and received.count(b"Subject:") == 1
+    assert not server.thread.is_alive()  # the server saw the connection end
+
+
+def test_a_message_other_than_the_announced_one_is_refused_before_anything_is_written():
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued",
+                             "250 sender ok", "250 rcpt ok", "354 go on"])
+    settings = server.settings()
+    with open_session(settings) as session:
+        session.send(message(settings), "tours@example.com", ["client@example.org"],
+                     then=announce(settings))
+        with pytest.raises(RuntimeError):
+            session.send(message(settings), "tours@example.com", ["client@example.org"])
+    assert b"".join(server.chunks).count(b"Subject:") == 1

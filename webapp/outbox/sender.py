@@ -21,7 +21,7 @@ from webapp.models.types import utcnow
 from webapp.outbox import journal, reasons
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
-from webapp.smtpcheck.connection import SmtpError, SmtpSession, open_session
+from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSession, open_session
 from webapp.smtpcheck.message import compose_message, envelope_sender
 
 BATCH_SIZE = 100
@@ -168,11 +168,13 @@ def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: Sen
     delivery = _Delivery(agency_id, owner)
     try:
         with session:
+            envelopes = [_envelope(outgoing, settings, copies) for outgoing in ready]
             for index, outgoing in enumerate(ready):
                 if time.monotonic() > last_start:
                     _release([later.row for later in ready[index:]])
                     break
-                if not _send_one(session, outgoing, settings, copies, report, delivery):
+                following = envelopes[index + 1] if index + 1 < len(ready) else None
+                if not _send_one(session, outgoing, envelopes[index], following, report, delivery):
                     _release([later.row for later in ready[index + 1:]])
                     break
             delivery.write()  # before QUIT, which can take a whole timeout
@@ -302,15 +304,22 @@ def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
     return templates[key]
 
 
-def _send_one(session: SmtpSession, outgoing: _Outgoing, settings, copies: str,
-              report: SendReport, delivery: _Delivery) -> bool:
-    """Send one row and record the outcome; False when the connection is unusable."""
-    row = outgoing.row
+def _envelope(outgoing: _Outgoing, settings, copies: str) -> Envelope:
+    to_address = outgoing.row.to_address
     # Copies (S9) are an extra envelope recipient: the client's headers never show them.
-    recipients = [row.to_address] + ([copies] if copies and copies != row.to_address else [])
+    recipients = (to_address,) + ((copies,) if copies and copies != to_address else ())
+    return Envelope(outgoing.message, envelope_sender(settings, to_address), recipients)
+
+
+def _send_one(session: SmtpSession, outgoing: _Outgoing, envelope: Envelope,
+              following: Envelope | None, report: SendReport, delivery: _Delivery) -> bool:
+    """Send one row (announcing the following one to the server) and record the outcome; False
+    when the connection is unusable."""
+    row = outgoing.row
     delivery.handing(row)
     try:
-        reply = session.send(outgoing.message, envelope_sender(settings, row.to_address), recipients)
+        reply = session.send(envelope.message, envelope.envelope_from, envelope.recipients,
+                             then=following)
     except SmtpError as error:
         outgoing.note_on_row()
         return _send_failed(row, error, report)

@@ -237,6 +237,13 @@ def _authenticate(client: smtplib.SMTP, mechanism: str, login: str, password: st
     return client.docmd(_b64(password))
 
 
+def _addresses(envelope: Envelope) -> tuple[str, list[str], bool]:
+    """The envelope's addresses as written in commands, and whether they need SMTPUTF8."""
+    envelope_from = _envelope_address(envelope.envelope_from)
+    recipients = [_envelope_address(recipient) for recipient in envelope.recipients]
+    return envelope_from, recipients, not "".join([envelope_from, *recipients]).isascii()
+
+
 def _envelope_address(address: str) -> str:
     """An ASCII local part with an IDN domain goes as punycode, so it needs no SMTPUTF8."""
     local, at, domain = address.strip().rpartition("@")
@@ -249,31 +256,34 @@ class _Commands:
     """One message's MAIL, RCPT and DATA commands: those written up front (PIPELINING) have their
     replies read in order, the others are written one at a time as their reply is asked for."""
 
-    def __init__(self, client: _Client, encoding: str):
-        self._client, self._encoding = client, encoding
-        self._waiting: list[str] = []  # the rest of the commands, not written yet
+    def __init__(self, client: _Client, encoding: str, commands: list[str], upfront: int):
+        if any("\r" in command or "\n" in command for command in commands):
+            raise ValueError("an SMTP command must not contain a line break")  # as smtplib.putcmd
+        self._client, self._encoding, self._upfront = client, encoding, upfront
+        self._waiting = list(commands)  # not written yet
         self._unanswered: collections.deque[str] = collections.deque()
         self.content_sent = False
 
-    def start(self, commands: list[str], upfront: int) -> None:
-        self._waiting = list(commands)
-        if upfront:
-            self._write(upfront)
+    def opening(self) -> bytes:
+        """The commands written before any reply is read, marked as written."""
+        return self._take(self._upfront)
 
     def reply(self) -> tuple[int, bytes]:
         """The reply to the next command, written first unless it already was."""
         if not self._unanswered:
-            self._write(1)
+            self._client.send(self._take(1))
         self._unanswered.popleft()
         return self._client.getreply()
 
-    def content(self, content: bytes) -> tuple[int, bytes]:
+    def content(self, content: bytes, following: _Commands | None) -> tuple[int, bytes]:
         """After 354: the message with CRLF line ends (a bare CR or LF could smuggle an end of
-        data past a server), dot-stuffed and ended (RFC 5321 4.5.2), and the final reply."""
+        data past a server), dot-stuffed and ended (RFC 5321 4.5.2), in the same write as the
+        next message's opening commands if there is one (RFC 2920 3.1 allows the content to
+        start a group), and the final reply."""
         stuffed = dot_stuffed(crlf(content))
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
-        self._client.send(stuffed + b".\r\n")
+        self._client.send(stuffed + b".\r\n" + (following.opening() if following else b""))
         self.content_sent = True
         return self._client.getreply()
 
@@ -291,12 +301,27 @@ class _Commands:
         except _STEP_ERRORS:
             self._client.close()
 
-    def _write(self, count: int) -> None:
+    def _take(self, count: int) -> bytes:
         commands, self._waiting = self._waiting[:count], self._waiting[count:]
-        if any("\r" in command or "\n" in command for command in commands):
-            raise ValueError("an SMTP command must not contain a line break")  # as smtplib.putcmd
-        self._client.send("".join(f"{command}\r\n" for command in commands).encode(self._encoding))
         self._unanswered.extend(command.partition(" ")[0] for command in commands)
+        return "".join(f"{command}\r\n" for command in commands).encode(self._encoding)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A message and who it goes from and to: what `send` takes, and what it can announce."""
+
+    message: EmailMessage
+    envelope_from: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    envelope: Envelope
+    recipients: list[str]  # as written in the commands
+    content: bytes
+    commands: _Commands
 
 
 class SmtpSession:
@@ -304,6 +329,8 @@ class SmtpSession:
 
     def __init__(self, client: _Client, recorder: _Recorder):
         self._client, self._recorder = client, recorder
+        # The next message, its opening commands already written behind the last content.
+        self._announced: _Prepared | None = None
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -319,44 +346,83 @@ class SmtpSession:
         """Whether the connection is still up, so a batch can go on with its next message."""
         return self._client.sock is not None
 
-    def send(self, message: EmailMessage, envelope_from: str, recipients: Iterable[str]) -> SendReply:
+    def send(self, message: EmailMessage, envelope_from: str, recipients: Iterable[str], *,
+             then: Envelope | None = None) -> SendReply:
         """Send one message; raises SmtpError, after which the session is still usable if it is open.
 
         The first recipient is the one the message is for: if it is refused nothing is sent;
-        later ones (copies) refused while it is accepted are listed in the reply's `refused`."""
+        later ones (copies) refused while it is accepted are listed in the reply's `refused`.
+        `then`, the message the caller sends next: its opening commands go in the same write
+        as this one's content (one round trip a message instead of two), and the next call
+        must then send exactly it."""
+        envelope = Envelope(message, envelope_from, tuple(recipients))
         try:
-            return self._transaction(message, envelope_from, [_envelope_address(r) for r in recipients])
+            return self._transaction(envelope, then)
         except (SmtpError, ValueError, UnicodeError):
             # ValueError, UnicodeError: an address that cannot be written in a command.
-            self._reset_quietly()
+            if self._announced is None:
+                self._reset_quietly()
+            # else the failure was this message's final reply, which ended its transaction; an
+            # RSET now would be read as the announced message's text.
             raise
 
-    def _transaction(self, message: EmailMessage, envelope_from: str, recipients: list[str]) -> SendReply:
+    def _prepare(self, envelope: Envelope, content: bytes | None = None) -> _Prepared:
+        """The message's bytes and its commands; raises _Diagnosed when the server cannot take
+        it, ValueError when an address cannot be written in a command."""
+        envelope_from, recipients, international = _addresses(envelope)
+        if content is None:
+            content = flatten(envelope.message, international)
+        options = self._mail_options(envelope_from, international, content)
+        commands = [f"MAIL FROM:<{envelope_from}>{options}",
+                    *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
+        return _Prepared(envelope, recipients, content, _Commands(
+            self._client, "utf-8" if international else "ascii", commands,
+            upfront=self._upfront(len(recipients))))
+
+    def _announcement(self, then: Envelope | None) -> _Prepared | None:
+        """The next message ready to announce, or None: without PIPELINING, or when it cannot
+        be written (its own send then fails with the reason)."""
+        if then is None or not self._client.has_extn("pipelining"):
+            return None
+        try:
+            return self._prepare(then)
+        except (_Diagnosed, ValueError, UnicodeError):
+            return None
+
+    def _transaction(self, envelope: Envelope, then: Envelope | None) -> SendReply:
         run = self._recorder.run
-        envelope_from = _envelope_address(envelope_from)
-        international = not "".join([envelope_from, *recipients]).isascii()
-        content = flatten(message, international)
-        commands = _Commands(self._client, "utf-8" if international else "ascii")
+        current, self._announced = self._announced, None
+        if current is not None and current.envelope != envelope:
+            self._client.close()  # the server is waiting for another message's text
+            raise RuntimeError("a different message was announced to the server")
+        if current is None:
+            # Outside the steps, as before any command: a message that cannot be written
+            # (UnicodeError) is the message's fault, not the server's.
+            content = flatten(envelope.message, _addresses(envelope)[2])
 
         def mail_from() -> tuple[int, bytes]:
-            options = self._mail_options(envelope_from, international, content)
-            envelope = [f"MAIL FROM:<{envelope_from}>{options}",
-                        *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
-            commands.start(envelope, upfront=self._upfront(len(recipients)))
-            return commands.reply()
+            nonlocal current
+            if current is None:
+                current = self._prepare(envelope, content)
+                opening = current.commands.opening()
+                if opening:
+                    self._client.send(opening)
+            return current.commands.reply()
 
         def data() -> tuple[int, bytes]:
-            code, reply = commands.reply()
+            code, reply = current.commands.reply()
             if code != 354:
                 return code, reply
-            return commands.content(content)
+            self._announced = self._announcement(then)
+            return current.commands.content(current.content,
+                                            self._announced and self._announced.commands)
 
         try:
             run("mail_from", mail_from, expect=(250,))
             refused: dict[str, tuple[int, str]] = {}
-            for position, recipient in enumerate(recipients):
+            for position, recipient in enumerate(current.recipients):
                 try:
-                    run("rcpt_to", commands.reply, expect=(250, 251))
+                    run("rcpt_to", current.commands.reply, expect=(250, 251))
                 except SmtpError as refusal:
                     # The connection failed, or the first recipient (the one the message is for)
                     # was refused: sending only to the others (copies, S9) would repeat them on
@@ -366,9 +432,9 @@ class SmtpSession:
                     refused[recipient] = (refusal.code, refusal.reply)
             code, text = run("data", data, expect=(250,))
         except SmtpError as failure:
-            failure.message_sent = commands.content_sent
-            if failure.code is not None:
-                commands.drain()  # replies to commands already written, so the next one is ours
+            failure.message_sent = current is not None and current.commands.content_sent
+            if failure.code is not None and current is not None:
+                current.commands.drain()  # replies to commands already written, so the next one is ours
             raise
         return SendReply(code, _enhanced_code(text), self._recorder.redact(text), refused)
 
@@ -403,6 +469,10 @@ class SmtpSession:
 
     def close(self) -> None:
         """QUIT, recorded as the last step; never raises."""
+        if self._announced is not None:
+            self.abort()
+            return
+
         def quit_politely() -> tuple[int | None, str]:
             try:
                 return self._client.quit()
@@ -414,6 +484,12 @@ class SmtpSession:
 
     def abort(self) -> None:
         """Leave after a failure: QUIT without recording it, then drop the connection."""
+        if self._announced is not None:
+            # The announced message's DATA may have been answered 354: a QUIT would be read as
+            # its text. A dropped connection cancels the transaction (RFC 5321 3.8).
+            self._announced = None
+            self._client.close()
+            return
         try:
             self._client.quit()
         except _STEP_ERRORS:
