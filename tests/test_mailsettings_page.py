@@ -2,6 +2,8 @@
 import re
 from html.parser import HTMLParser
 
+from sqlalchemy import event
+
 from conftest import sign_in
 from mailsettings_data import SECRET, change_count, valid_form
 from webapp import mail_secrets
@@ -246,3 +248,20 @@ def test_a_value_of_line_breaks_alone_is_refused_not_saved(admin_client, agency)
         assert response.status_code == 200, name
         assert "переводы строк" in response.get_data(as_text=True), name
     assert change_count() == 0
+
+
+def test_the_history_names_its_authors_without_a_query_each(client, make_user, agency):
+    authors = [make_user(agency, email=f"admin{number}@alpha.example") for number in range(4)]
+    for number, author in enumerate(authors):
+        sign_in(client, author)
+        client.post("/mail-settings", data=valid_form(sender_name=f"Альфа {number}"))
+    statements = []
+    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = client.get("/mail-settings").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    history = page[page.index('id="history"'):]
+    assert all(author.email in history for author in authors)
+    assert sum("FROM staff_user" in statement for statement in statements) <= 2

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam
+from sqlalchemy.orm import joinedload
 
 from webapp import mail_secrets
 from webapp.extensions import db
@@ -52,6 +53,7 @@ class SettingsView:
 _SETTINGS_OF_AGENCY = db.select(MailSettings).where(MailSettings.agency_id == bindparam("agency_id"))
 _HISTORY_OF_AGENCY = (
     db.select(MailSettingsChange).where(MailSettingsChange.agency_id == bindparam("agency_id"))
+    .options(joinedload(MailSettingsChange.user))  # the page names each change's author
     .order_by(MailSettingsChange.at.desc(), MailSettingsChange.id.desc()).limit(bindparam("limit")))
 
 
