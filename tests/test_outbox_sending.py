@@ -73,6 +73,27 @@ def test_a_message_refused_mid_batch_leaves_the_next_ones_intact(agency, smtp_se
     assert server.handler.sessions == 1
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_batch_with_copies_reaches_every_client_and_the_copies_address(agency, smtp_server,
+                                                                        pipelining):
+    # Under PIPELINING each message is announced with the previous one's text; with copies its
+    # DATA waits for the RCPT replies. Without PIPELINING every command waits for its reply.
+    server = smtp_server(pipelining=pipelining)
+    point_agency_at(agency, server, copies_email="copies@alpha.example")
+    rows = [queue_confirmation(agency, to=f"client{number}@example.org", key=f"registration:{number}")
+            for number in range(3)]
+
+    send_due(agency.id)
+
+    assert [reload(row).status for row in rows] == ["sent"] * 3
+    assert [received.rcpt_tos for received in server.handler.received] == [
+        [f"client{number}@example.org", "copies@alpha.example"] for number in range(3)]
+    delivered = [email.message_from_bytes(received.content, policy=policy.default)
+                 for received in server.handler.received]
+    assert [message["To"] for message in delivered] == [f"client{n}@example.org" for n in range(3)]
+    assert server.handler.sessions == 1
+
+
 def test_a_temporary_refusal_is_retried_later_and_then_sent(agency, smtp_server):
     server = smtp_server(replies={"DATA": ["451 4.3.0 Try again later"]})
     point_agency_at(agency, server)
@@ -303,6 +324,27 @@ def test_redis_failing_mid_batch_keeps_what_was_sent_and_gives_back_the_rest(age
     send_due(agency.id)
     assert sorted(r.rcpt_tos[0] for r in server.handler.received) == \
         sorted(row.to_address for row in rows)  # each once
+
+
+def test_redis_gone_before_the_first_message_gives_every_row_back_at_once(agency, smtp_server,
+                                                                         monkeypatch):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
+            for n in range(3)]
+    real_connection, asked = journal.redis_connection, []
+
+    def gone_after_the_claim():
+        asked.append(True)
+        if len(asked) > 1:  # the claim opened the journal; then Redis went
+            raise redis.ConnectionError("Redis is restarting")
+        return real_connection()
+
+    monkeypatch.setattr(journal, "redis_connection", gone_after_the_claim)
+    with pytest.raises(redis.ConnectionError):
+        send_due(agency.id)
+    assert [reload(row).status for row in rows] == ["queued"] * 3  # not left "sending" for a lease
+    assert server.handler.received == []
 
 
 def test_a_batch_whose_journal_redis_lost_is_sent_again_later_with_the_reason(agency, smtp_server):

@@ -10,7 +10,7 @@ from email import policy
 
 import pytest
 
-from webapp.smtpcheck.connection import SmtpError, SmtpSettings, open_session
+from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSettings, open_session
 from webapp.smtpcheck.engine import run_test
 from webapp.smtpcheck.message import build_test_message, compose_message
 
@@ -160,10 +160,10 @@ def test_one_session_sends_many_messages_and_survives_a_refused_recipient(smtp_s
     message = build_test_message(settings, AGENCY)
 
     with open_session(settings) as session:
-        first = session.send(message, "tours@example.com", [AGENCY])
+        first = session.send(Envelope(message, "tours@example.com", [AGENCY]))
         with pytest.raises(SmtpError) as refused:
-            session.send(message, "tours@example.com", ["gone@example.com"])
-        partial = session.send(message, "tours@example.com", [AGENCY, "gone@example.com"])
+            session.send(Envelope(message, "tours@example.com", ["gone@example.com"]))
+        partial = session.send(Envelope(message, "tours@example.com", [AGENCY, "gone@example.com"]))
 
     assert first.code == 250 and first.refused == {}
     assert refused.value.step == "rcpt_to" and refused.value.code == 550 and not refused.value.temporary
@@ -182,8 +182,8 @@ def test_a_refused_sender_leaves_the_session_in_step_for_the_next_message(smtp_s
 
     with open_session(settings) as session:
         with pytest.raises(SmtpError) as refused:
-            session.send(message, "tours@example.com", [AGENCY, "copies@example.com"])
-        after = session.send(message, "tours@example.com", [AGENCY])
+            session.send(Envelope(message, "tours@example.com", [AGENCY, "copies@example.com"]))
+        after = session.send(Envelope(message, "tours@example.com", [AGENCY]))
 
     assert (refused.value.step, refused.value.code) == ("mail_from", 553)
     assert after.code == 250
@@ -207,7 +207,7 @@ def test_blind_copies_are_delivered_but_never_written_into_the_message(smtp_serv
     message["Bcc"] = "copies@example.com"
 
     with open_session(settings) as session:
-        session.send(message, "tours@example.com", [AGENCY, "copies@example.com"])
+        session.send(Envelope(message, "tours@example.com", [AGENCY, "copies@example.com"]))
 
     received = server.handler.received[0]
     assert received.rcpt_tos == [AGENCY, "copies@example.com"]
@@ -220,7 +220,7 @@ def test_a_temporary_refusal_is_marked_for_retry(smtp_server):
 
     with open_session(settings) as session:
         with pytest.raises(SmtpError) as refusal:
-            session.send(build_test_message(settings, AGENCY), "tours@example.com", [AGENCY])
+            session.send(Envelope(build_test_message(settings, AGENCY), "tours@example.com", [AGENCY]))
         assert session.is_open
 
     assert refusal.value.temporary and refusal.value.hint.code == "temporary_failure"
@@ -246,7 +246,7 @@ def test_a_notification_goes_as_text_and_html_alternatives(smtp_server):
     message = compose_message(settings, AGENCY, "Заказ 291205 изменён", "Текст", "<p>Текст</p>")
 
     with open_session(settings) as session:
-        session.send(message, "tours@example.com", [AGENCY])
+        session.send(Envelope(message, "tours@example.com", [AGENCY]))
 
     received = email.message_from_bytes(server.handler.received[0].content, policy=policy.default)
     assert received["Subject"] == "Заказ 291205 изменён"

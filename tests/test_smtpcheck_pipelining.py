@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from webapp.smtpcheck import connection
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSettings, open_session
 from webapp.smtpcheck.message import compose_message
 
@@ -67,20 +68,20 @@ class ScriptedServer:
         return SmtpSettings(**{**SETTINGS.__dict__, "port": self.port})
 
 
-def message(settings: SmtpSettings):
-    return compose_message(settings, "client@example.org", "Заказ изменён", "Текст")
+def envelope(settings: SmtpSettings, to: str = "client@example.org") -> Envelope:
+    return Envelope(compose_message(settings, to, "Заказ изменён", "Текст"), "tours@example.com", [to])
 
 
 def test_mail_rcpt_and_data_go_in_one_write():
     server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued"])
     settings = server.settings()
     with open_session(settings) as session:
-        reply = session.send(message(settings), "tours@example.com", ["client@example.org"])
+        reply = session.send(envelope(settings))
     assert reply.code == 250
-    envelope = next(chunk for chunk in server.chunks if chunk.startswith(b"MAIL"))
-    assert envelope.count(b"\r\n") == 3 and b"RCPT TO:<client@example.org>" in envelope \
-        and envelope.endswith(b"DATA\r\n")
-    assert b"BODY=8BITMIME" in envelope  # RFC 6152: the Cyrillic body goes as 8bit
+    commands = next(chunk for chunk in server.chunks if chunk.startswith(b"MAIL"))
+    assert commands.count(b"\r\n") == 3 and b"RCPT TO:<client@example.org>" in commands \
+        and commands.endswith(b"DATA\r\n")
+    assert b"BODY=8BITMIME" in commands  # RFC 6152: the Cyrillic body goes as 8bit
 
 
 def test_a_server_saying_354_after_refusing_the_only_recipient_gets_no_message():
@@ -91,8 +92,8 @@ def test_a_server_saying_354_after_refusing_the_only_recipient_gets_no_message()
     settings = server.settings()
     with open_session(settings) as session:
         with pytest.raises(SmtpError) as refused:
-            session.send(message(settings), "tours@example.com", ["gone@example.org"])
-        after = session.send(message(settings), "tours@example.com", ["client@example.org"])
+            session.send(envelope(settings, "gone@example.org"))
+        after = session.send(envelope(settings))
     assert (refused.value.step, refused.value.code) == ("rcpt_to", 550)
     assert after.code == 250
     received = b"".join(server.chunks)
@@ -111,13 +112,8 @@ def test_a_lost_connection_says_whether_the_message_had_gone(replies, message_se
     settings = server.settings()
     with open_session(settings) as session:
         with pytest.raises(SmtpError) as lost:
-            session.send(message(settings), "tours@example.com", ["client@example.org"])
+            session.send(envelope(settings))
     assert (lost.value.step, lost.value.code, lost.value.message_sent) == ("data", None, message_sent)
-
-
-def announce(settings: SmtpSettings, to: str = "next@example.org") -> Envelope:
-    return Envelope(compose_message(settings, to, "Заказ изменён", "Текст"), "tours@example.com",
-                    (to,))
 
 
 def test_the_next_messages_commands_go_with_this_ones_text():
@@ -125,11 +121,10 @@ def test_the_next_messages_commands_go_with_this_ones_text():
     server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 first queued",
                              "250 sender ok", "250 rcpt ok", "354 go on", "250 second queued"])
     settings = server.settings()
-    following = announce(settings)
+    following = envelope(settings, "next@example.org")
     with open_session(settings) as session:
-        first = session.send(message(settings), "tours@example.com", ["client@example.org"],
-                             then=following)
-        second = session.send(following.message, following.envelope_from, following.recipients)
+        first = session.send(envelope(settings), then=following)
+        second = session.send(following)
     assert (first.reply, second.reply) == ("first queued", "second queued")
     together = next(chunk for chunk in server.chunks if b"\r\n.\r\nMAIL FROM" in chunk)
     assert together.endswith(b"RCPT TO:<next@example.org>\r\nDATA\r\n")
@@ -141,12 +136,11 @@ def test_a_refused_message_leaves_the_announced_one_to_go_intact():
     server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "554 5.6.0 refused",
                              "250 sender ok", "250 rcpt ok", "354 go on", "250 queued"])
     settings = server.settings()
-    following = announce(settings)
+    following = envelope(settings, "next@example.org")
     with open_session(settings) as session:
         with pytest.raises(SmtpError) as refused:
-            session.send(message(settings), "tours@example.com", ["client@example.org"],
-                         then=following)
-        after = session.send(following.message, following.envelope_from, following.recipients)
+            session.send(envelope(settings), then=following)
+        after = session.send(following)
     assert (refused.value.step, refused.value.code, after.code) == ("data", 554, 250)
     assert b"\r\nrset\r\n" not in b"".join(server.chunks).lower()
 
@@ -158,8 +152,7 @@ def test_a_session_left_with_a_message_announced_drops_the_line_instead_of_quitt
                              "250 sender ok", "250 rcpt ok", "354 go on"])
     settings = server.settings()
     with open_session(settings) as session:
-        session.send(message(settings), "tours@example.com", ["client@example.org"],
-                     then=announce(settings))
+        session.send(envelope(settings), then=envelope(settings, "next@example.org"))
     server.thread.join(5)
     received = b"".join(server.chunks)
     assert b"\r\nquit\r\n" not in received.lower() and received.count(b"Subject:") == 1
@@ -171,8 +164,25 @@ def test_a_message_other_than_the_announced_one_is_refused_before_anything_is_wr
                              "250 sender ok", "250 rcpt ok", "354 go on"])
     settings = server.settings()
     with open_session(settings) as session:
-        session.send(message(settings), "tours@example.com", ["client@example.org"],
-                     then=announce(settings))
+        session.send(envelope(settings), then=envelope(settings, "next@example.org"))
         with pytest.raises(RuntimeError):
-            session.send(message(settings), "tours@example.com", ["client@example.org"])
+            session.send(envelope(settings))
     assert b"".join(server.chunks).count(b"Subject:") == 1
+
+
+def test_an_error_after_the_354_leaves_without_writing_into_the_text(monkeypatch):
+    # A job timeout, say, between the 354 and the text: the server reads every byte as the
+    # message's text, so leaving must drop the line, not write RSET or QUIT into it.
+    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on"])
+    settings = server.settings()
+
+    def interrupted(commands, content, following=None):
+        raise TimeoutError("the job ran out of time")
+
+    monkeypatch.setattr(connection._Commands, "content", interrupted)
+    with pytest.raises(SmtpError), open_session(settings) as session:
+        session.send(envelope(settings))
+    server.thread.join(5)
+    received = b"".join(server.chunks).lower()
+    assert b"\r\nrset\r\n" not in received and b"\r\nquit\r\n" not in received
+    assert not server.thread.is_alive()

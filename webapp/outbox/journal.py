@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from redis import Redis
+
 from webapp.jobs import redis_connection
 
 KEY = "outbox:journal:{owner}"
@@ -51,9 +53,16 @@ class Journal:
 
     def __init__(self, owner: str):
         self.key = KEY.format(owner=owner)
+        self._held: Redis | None = None
+
+    @property
+    def _redis(self) -> Redis:
         # One connection held for the batch: taking one from the pool and giving it back around
-        # every command cost more CPU than the RPUSH itself (~55 of ~100 µs a message).
-        self._redis = redis_connection().client()
+        # every command cost more CPU than the RPUSH itself (~55 of ~100 µs a message). Taken at
+        # the first entry, so a Redis outage surfaces where the sender handles it.
+        if self._held is None:
+            self._held = redis_connection().client()
+        return self._held
 
     def __enter__(self) -> "Journal":
         return self
@@ -62,7 +71,8 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        self._redis.close()
+        if self._held is not None:
+            self._held.close()
 
     def open(self) -> None:
         """Before the batch's first message: from here on a missing journal means a lost one."""

@@ -318,8 +318,7 @@ def _send_one(session: SmtpSession, outgoing: _Outgoing, envelope: Envelope,
     row = outgoing.row
     delivery.handing(row)
     try:
-        reply = session.send(envelope.message, envelope.envelope_from, envelope.recipients,
-                             then=following)
+        reply = session.send(envelope, then=following)
     except SmtpError as error:
         outgoing.note_on_row()
         return _send_failed(row, error, report)

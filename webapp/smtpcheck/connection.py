@@ -237,13 +237,6 @@ def _authenticate(client: smtplib.SMTP, mechanism: str, login: str, password: st
     return client.docmd(_b64(password))
 
 
-def _addresses(envelope: Envelope) -> tuple[str, list[str], bool]:
-    """The envelope's addresses as written in commands, and whether they need SMTPUTF8."""
-    envelope_from = _envelope_address(envelope.envelope_from)
-    recipients = [_envelope_address(recipient) for recipient in envelope.recipients]
-    return envelope_from, recipients, not "".join([envelope_from, *recipients]).isascii()
-
-
 def _envelope_address(address: str) -> str:
     """An ASCII local part with an IDN domain goes as punycode, so it needs no SMTPUTF8."""
     local, at, domain = address.strip().rpartition("@")
@@ -275,7 +268,7 @@ class _Commands:
         self._unanswered.popleft()
         return self._client.getreply()
 
-    def content(self, content: bytes, following: _Commands | None) -> tuple[int, bytes]:
+    def content(self, content: bytes, following: _Commands | None = None) -> tuple[int, bytes]:
         """After 354: the message with CRLF line ends (a bare CR or LF could smuggle an end of
         data past a server), dot-stuffed and ended (RFC 5321 4.5.2), in the same write as the
         next message's opening commands if there is one (RFC 2920 3.1 allows the content to
@@ -283,8 +276,10 @@ class _Commands:
         stuffed = dot_stuffed(crlf(content))
         if not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
-        self._client.send(stuffed + b".\r\n" + (following.opening() if following else b""))
+        # Set before the write: a write that fails part way may have got the final dot out
+        # (more follows it when a message is announced), so the message may have arrived.
         self.content_sent = True
+        self._client.send(stuffed + b".\r\n" + (following.opening() if following else b""))
         return self._client.getreply()
 
     def drain(self) -> None:
@@ -309,18 +304,42 @@ class _Commands:
 
 @dataclass(frozen=True)
 class Envelope:
-    """A message and who it goes from and to: what `send` takes, and what it can announce."""
+    """A message and who it goes from and to: what a session sends, and can announce."""
 
     message: EmailMessage
     envelope_from: str
-    recipients: tuple[str, ...]
+    recipients: tuple[str, ...]  # the first is the one the message is for; then copies
+
+    def __post_init__(self):
+        object.__setattr__(self, "recipients", tuple(self.recipients))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """An envelope as it goes on the wire: its addresses as commands write them (IDN domains as
+    punycode), whether they need SMTPUTF8, and the message's bytes."""
+
+    envelope: Envelope
+    envelope_from: str
+    recipients: list[str]
+    international: bool
+    content: bytes
+
+
+def _written(envelope: Envelope) -> _Written:
+    """Raises UnicodeError for an address or message no encoding can carry."""
+    envelope_from = _envelope_address(envelope.envelope_from)
+    recipients = [_envelope_address(recipient) for recipient in envelope.recipients]
+    international = not "".join([envelope_from, *recipients]).isascii()
+    return _Written(envelope, envelope_from, recipients, international,
+                    flatten(envelope.message, international))
 
 
 @dataclass(frozen=True)
 class _Prepared:
-    envelope: Envelope
-    recipients: list[str]  # as written in the commands
-    content: bytes
+    """A written envelope and its commands, some perhaps already on the wire."""
+
+    written: _Written
     commands: _Commands
 
 
@@ -329,8 +348,10 @@ class SmtpSession:
 
     def __init__(self, client: _Client, recorder: _Recorder):
         self._client, self._recorder = client, recorder
-        # The next message, its opening commands already written behind the last content.
+        # The next message, its opening commands already written behind the last text.
         self._announced: _Prepared | None = None
+        # Between a 354 and the end of the text the server takes every byte as the message's.
+        self._in_text = False
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -346,38 +367,39 @@ class SmtpSession:
         """Whether the connection is still up, so a batch can go on with its next message."""
         return self._client.sock is not None
 
-    def send(self, message: EmailMessage, envelope_from: str, recipients: Iterable[str], *,
-             then: Envelope | None = None) -> SendReply:
+    @property
+    def _owes_text(self) -> bool:
+        """Whether the server may be reading message text: an RSET or QUIT now would become
+        part of a message, so the only way out is to drop the connection."""
+        return self._in_text or self._announced is not None
+
+    def send(self, envelope: Envelope, *, then: Envelope | None = None) -> SendReply:
         """Send one message; raises SmtpError, after which the session is still usable if it is open.
 
-        The first recipient is the one the message is for: if it is refused nothing is sent;
-        later ones (copies) refused while it is accepted are listed in the reply's `refused`.
+        If the first recipient (the one the message is for) is refused nothing is sent; later
+        ones (copies) refused while it is accepted are listed in the reply's `refused`.
         `then`, the message the caller sends next: its opening commands go in the same write
-        as this one's content (one round trip a message instead of two), and the next call
-        must then send exactly it."""
-        envelope = Envelope(message, envelope_from, tuple(recipients))
+        as this one's text (one round trip a message instead of two), and the next call must
+        then send exactly it."""
         try:
             return self._transaction(envelope, then)
         except (SmtpError, ValueError, UnicodeError):
-            # ValueError, UnicodeError: an address that cannot be written in a command.
-            if self._announced is None:
+            # ValueError, UnicodeError: an address that cannot be written in a command. A
+            # refused final dot ends its transaction by itself; with a message announced an
+            # RSET would be read as that message's text.
+            if not self._owes_text:
                 self._reset_quietly()
-            # else the failure was this message's final reply, which ended its transaction; an
-            # RSET now would be read as the announced message's text.
             raise
 
-    def _prepare(self, envelope: Envelope, content: bytes | None = None) -> _Prepared:
-        """The message's bytes and its commands; raises _Diagnosed when the server cannot take
-        it, ValueError when an address cannot be written in a command."""
-        envelope_from, recipients, international = _addresses(envelope)
-        if content is None:
-            content = flatten(envelope.message, international)
-        options = self._mail_options(envelope_from, international, content)
-        commands = [f"MAIL FROM:<{envelope_from}>{options}",
-                    *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
-        return _Prepared(envelope, recipients, content, _Commands(
-            self._client, "utf-8" if international else "ascii", commands,
-            upfront=self._upfront(len(recipients))))
+    def _prepare(self, written: _Written) -> _Prepared:
+        """Raises _Diagnosed when the server cannot take the message, ValueError when an address
+        cannot be written in a command."""
+        options = self._mail_options(written.envelope_from, written.international, written.content)
+        commands = [f"MAIL FROM:<{written.envelope_from}>{options}",
+                    *(f"RCPT TO:<{recipient}>" for recipient in written.recipients), "DATA"]
+        return _Prepared(written, _Commands(
+            self._client, "utf-8" if written.international else "ascii", commands,
+            upfront=self._upfront(len(written.recipients))))
 
     def _announcement(self, then: Envelope | None) -> _Prepared | None:
         """The next message ready to announce, or None: without PIPELINING, or when it cannot
@@ -385,42 +407,48 @@ class SmtpSession:
         if then is None or not self._client.has_extn("pipelining"):
             return None
         try:
-            return self._prepare(then)
+            return self._prepare(_written(then))
         except (_Diagnosed, ValueError, UnicodeError):
             return None
 
     def _transaction(self, envelope: Envelope, then: Envelope | None) -> SendReply:
         run = self._recorder.run
         current, self._announced = self._announced, None
-        if current is not None and current.envelope != envelope:
+        if current is not None and current.written.envelope != envelope:
             self._client.close()  # the server is waiting for another message's text
             raise RuntimeError("a different message was announced to the server")
-        if current is None:
-            # Outside the steps, as before any command: a message that cannot be written
-            # (UnicodeError) is the message's fault, not the server's.
-            content = flatten(envelope.message, _addresses(envelope)[2])
+        # Outside the steps, as before any command: a message that cannot be written is the
+        # message's fault, not the server's.
+        written = current.written if current is not None else _written(envelope)
 
         def mail_from() -> tuple[int, bytes]:
             nonlocal current
             if current is None:
-                current = self._prepare(envelope, content)
+                current = self._prepare(written)
                 opening = current.commands.opening()
                 if opening:
                     self._client.send(opening)
             return current.commands.reply()
 
         def data() -> tuple[int, bytes]:
+            # Prepared before the 354: from then on nothing may fail before the text goes.
+            following = self._announcement(then)
             code, reply = current.commands.reply()
             if code != 354:
                 return code, reply
-            self._announced = self._announcement(then)
-            return current.commands.content(current.content,
-                                            self._announced and self._announced.commands)
+            self._in_text = True
+            if following is not None:
+                self._announced = following
+                reply = current.commands.content(written.content, following.commands)
+            else:
+                reply = current.commands.content(written.content)
+            self._in_text = False
+            return reply
 
         try:
             run("mail_from", mail_from, expect=(250,))
             refused: dict[str, tuple[int, str]] = {}
-            for position, recipient in enumerate(current.recipients):
+            for position, recipient in enumerate(written.recipients):
                 try:
                     run("rcpt_to", current.commands.reply, expect=(250, 251))
                 except SmtpError as refusal:
@@ -468,8 +496,9 @@ class SmtpSession:
             self._client.close()
 
     def close(self) -> None:
-        """QUIT, recorded as the last step; never raises."""
-        if self._announced is not None:
+        """QUIT, recorded as the last step; never raises. With a message announced the
+        connection is dropped instead (see abort)."""
+        if self._owes_text:
             self.abort()
             return
 
@@ -484,10 +513,10 @@ class SmtpSession:
 
     def abort(self) -> None:
         """Leave after a failure: QUIT without recording it, then drop the connection."""
-        if self._announced is not None:
-            # The announced message's DATA may have been answered 354: a QUIT would be read as
-            # its text. A dropped connection cancels the transaction (RFC 5321 3.8).
-            self._announced = None
+        if self._owes_text:
+            # A QUIT would be read as message text; a dropped connection cancels the
+            # transaction (RFC 5321 3.8).
+            self._announced, self._in_text = None, False
             self._client.close()
             return
         try:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from dataclasses import dataclass
 
-from webapp.smtpcheck.connection import SmtpError, SmtpSettings, Step, open_session
+from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSettings, Step, open_session
 from webapp.smtpcheck.hints import Hint
 from webapp.smtpcheck.message import build_test_message, envelope_sender
 
@@ -54,7 +54,7 @@ def run_test(
     message = message or build_test_message(settings, to_address, language)
     try:
         with open_session(settings, on_step=record) as session:
-            session.send(message, envelope_sender(settings, to_address), [to_address])
+            session.send(Envelope(message, envelope_sender(settings, to_address), [to_address]))
     except SmtpError as error:
         return TestResult(ok=False, steps=steps, failed_step=error.step, hint=error.hint)
     return TestResult(ok=True, steps=steps, failed_step=None, hint=None)
