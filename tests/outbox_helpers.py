@@ -26,6 +26,12 @@ def queue_confirmation(agency, to="client@example.org", key="registration:1", **
         agency_id=agency.id, dedupe_key=key)).scalar_one()
 
 
+def queue_confirmations(agency, count: int) -> list[OutboxEmail]:
+    """`count` confirmations to client0@example.org, client1@example.org, ..., in that order."""
+    return [queue_confirmation(agency, to=f"client{number}@example.org", key=f"registration:{number}")
+            for number in range(count)]
+
+
 def reload(row: OutboxEmail) -> OutboxEmail:
     db.session.expire_all()
     return db.session.get(OutboxEmail, row.id)

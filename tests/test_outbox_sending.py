@@ -7,7 +7,7 @@ from email import policy
 import pytest
 import redis
 
-from outbox_helpers import point_agency_at, queue_confirmation, reload
+from outbox_helpers import point_agency_at, queue_confirmation, queue_confirmations, reload
 from webapp.extensions import db
 from webapp.models import EmailTemplate, SendingPause
 from webapp.models.types import utcnow
@@ -60,8 +60,7 @@ def test_a_message_refused_mid_batch_leaves_the_next_ones_intact(agency, smtp_se
     # put anything into the next message (an RSET there would be read as its text).
     server = smtp_server(replies={"DATA": [None, "554 5.6.0 Message refused"]})
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{number}@example.org", key=f"registration:{number}")
-            for number in range(3)]
+    rows = queue_confirmations(agency, 3)
 
     send_due(agency.id)
 
@@ -80,8 +79,7 @@ def test_a_batch_with_copies_reaches_every_client_and_the_copies_address(agency,
     # DATA waits for the RCPT replies. Without PIPELINING every command waits for its reply.
     server = smtp_server(pipelining=pipelining)
     point_agency_at(agency, server, copies_email="copies@alpha.example")
-    rows = [queue_confirmation(agency, to=f"client{number}@example.org", key=f"registration:{number}")
-            for number in range(3)]
+    rows = queue_confirmations(agency, 3)
 
     send_due(agency.id)
 
@@ -209,8 +207,7 @@ def test_rows_of_a_dead_worker_are_taken_again_after_the_lease(agency, smtp_serv
 def test_a_dead_workers_batch_is_settled_from_its_journal_not_sent_again(agency, smtp_server):
     server = smtp_server()
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
-            for n in range(5)]
+    rows = queue_confirmations(agency, 5)
     claimed = claim_due(agency.id, now=utcnow())
     # What a worker journals before each message: two were accepted, the third was with the
     # server when the worker died, the last two were never reached.
@@ -270,8 +267,7 @@ def test_on_a_slow_server_sent_emails_show_as_sent_before_the_batch_ends(agency,
                                                                           background_worker):
     server = smtp_server(delay=0.15)  # ~0.45 s an email: a batch of 8 takes over 3 s
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
-            for n in range(8)]
+    rows = queue_confirmations(agency, 8)
 
     def statuses():
         return [reload(row).status for row in rows]
@@ -305,8 +301,7 @@ def test_redis_failing_mid_batch_keeps_what_was_sent_and_gives_back_the_rest(age
                                                                               monkeypatch):
     server = smtp_server()
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
-            for n in range(4)]
+    rows = queue_confirmations(agency, 4)
     real_handing, handed = Journal.handing, []
 
     def redis_gone_at_the_third(journal, row_id, accepted):
@@ -330,8 +325,7 @@ def test_redis_gone_before_the_first_message_gives_every_row_back_at_once(agency
                                                                          monkeypatch):
     server = smtp_server()
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
-            for n in range(3)]
+    rows = queue_confirmations(agency, 3)
     real_connection, asked = journal.redis_connection, []
 
     def gone_after_the_claim():

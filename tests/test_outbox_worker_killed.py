@@ -11,7 +11,7 @@ from email import policy
 from pathlib import Path
 
 from conftest import ROOT
-from outbox_helpers import point_agency_at, queue_confirmation, reload
+from outbox_helpers import point_agency_at, queue_confirmations, reload
 from webapp.models.types import utcnow
 from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, send_due
 
@@ -19,8 +19,7 @@ from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, send_due
 def test_a_worker_killed_mid_batch_loses_nothing(agency, smtp_server, flask_env):
     server = smtp_server(delay=0.05)  # slow enough to kill the worker between messages
     point_agency_at(agency, server)
-    rows = [queue_confirmation(agency, to=f"client{n}@example.org", key=f"registration:{n}")
-            for n in range(12)]
+    rows = queue_confirmations(agency, 12)
     worker = subprocess.Popen([str(Path(sys.executable).parent / "flask"), "worker"], env=flask_env,
                               cwd=ROOT, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -145,11 +145,15 @@ def test_a_refused_message_leaves_the_announced_one_to_go_intact():
     assert b"\r\nrset\r\n" not in b"".join(server.chunks).lower()
 
 
+# A message accepted, the next one's envelope answered up to its 354.
+ONE_SENT_ONE_ANNOUNCED = ["250 sender ok", "250 rcpt ok", "354 go on", "250 queued",
+                          "250 sender ok", "250 rcpt ok", "354 go on"]
+
+
 def test_a_session_left_with_a_message_announced_drops_the_line_instead_of_quitting():
     # After the announced DATA's 354 a QUIT would be the text of a message nobody meant to send;
     # a dropped connection cancels the transaction (RFC 5321 3.8).
-    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued",
-                             "250 sender ok", "250 rcpt ok", "354 go on"])
+    server = ScriptedServer(ONE_SENT_ONE_ANNOUNCED)
     settings = server.settings()
     with open_session(settings) as session:
         session.send(envelope(settings), then=envelope(settings, "next@example.org"))
@@ -160,8 +164,7 @@ def test_a_session_left_with_a_message_announced_drops_the_line_instead_of_quitt
 
 
 def test_a_message_other_than_the_announced_one_is_refused_before_anything_is_written():
-    server = ScriptedServer(["250 sender ok", "250 rcpt ok", "354 go on", "250 queued",
-                             "250 sender ok", "250 rcpt ok", "354 go on"])
+    server = ScriptedServer(ONE_SENT_ONE_ANNOUNCED)
     settings = server.settings()
     with open_session(settings) as session:
         session.send(envelope(settings), then=envelope(settings, "next@example.org"))
