@@ -48,12 +48,28 @@ class Record:
         return self.handed - self.accepted.keys()
 
 
+def start(owner: str) -> None:
+    """Before a batch's first message: from here on a missing journal means a lost one."""
+    _push(redis_connection(), KEY.format(owner=owner), [_OPENED])
+
+
 class Journal:
-    """One batch's journal; close it (or use it as a context manager) when the batch is done."""
+    """One batch's entries as it sends; close it when the batch is done."""
 
     def __init__(self, owner: str):
         self.key = KEY.format(owner=owner)
         self._held: Redis | None = None
+
+    def handing(self, row_id: int, accepted: list[Accepted]) -> bool:
+        """Before a row goes to the server: the acceptances not yet written, then the row. True
+        when the journal had to start anew (Redis lost it): what it held must reach the
+        database now."""
+        entries = [entry.as_entry() for entry in accepted] + [json.dumps(["handing", row_id])]
+        return _push(self._redis, self.key, entries)
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
 
     @property
     def _redis(self) -> Redis:
@@ -64,37 +80,14 @@ class Journal:
             self._held = redis_connection().client()
         return self._held
 
-    def __enter__(self) -> "Journal":
-        return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._held is not None:
-            self._held.close()
-
-    def open(self) -> None:
-        """Before the batch's first message: from here on a missing journal means a lost one."""
-        self._push([_OPENED])
-
-    def handing(self, row_id: int, accepted: list[Accepted]) -> bool:
-        """Before a row goes to the server: the acceptances not yet written, then the row. True
-        when the journal had to start anew (Redis lost it): what it held must reach the
-        database now."""
-        return self._push([entry.as_entry() for entry in accepted] + [json.dumps(["handing", row_id])])
-
-    def discard(self) -> None:
-        """The batch's statuses are committed: nothing left to settle."""
-        self._redis.delete(self.key)
-
-    def _push(self, entries: list[str]) -> bool:
-        """True if the list is new (the batch's first entry, or Redis lost the rest)."""
-        if self._redis.rpush(self.key, *entries) != len(entries):
-            return False
-        # One more round trip for its expiry, instead of one with every entry.
-        self._redis.expire(self.key, TTL_S)
-        return True
+def _push(redis: Redis, key: str, entries: list[str]) -> bool:
+    """True if the list is new (the batch's first entry, or Redis lost the rest)."""
+    if redis.rpush(key, *entries) != len(entries):
+        return False
+    # One more round trip for its expiry, instead of one with every entry.
+    redis.expire(key, TTL_S)
+    return True
 
 
 def read(owner: str) -> Record:

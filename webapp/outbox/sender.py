@@ -126,8 +126,7 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
         .execution_options(synchronize_session=False))
     db.session.commit()
     # Before any message of the batch can go: from here on a missing journal means a lost one.
-    with Journal(owner) as batch_journal:
-        batch_journal.open()
+    journal.start(owner)
     # populate_existing: settling may have loaded some of these rows before the UPDATE above.
     return list(db.session.execute(
         select(OutboxEmail).where(OutboxEmail.lease_owner == owner,

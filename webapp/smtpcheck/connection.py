@@ -268,7 +268,7 @@ class _Commands:
         self._unanswered.popleft()
         return self._client.getreply()
 
-    def content(self, content: bytes, following: _Commands | None = None) -> tuple[int, bytes]:
+    def content(self, content: bytes, following: _Commands | None) -> tuple[int, bytes]:
         """After 354: the message with CRLF line ends (a bare CR or LF could smuggle an end of
         data past a server), dot-stuffed and ended (RFC 5321 4.5.2), in the same write as the
         next message's opening commands if there is one (RFC 2920 3.1 allows the content to
@@ -436,12 +436,9 @@ class SmtpSession:
             code, reply = current.commands.reply()
             if code != 354:
                 return code, reply
-            self._in_text = True
-            if following is not None:
-                self._announced = following
-                reply = current.commands.content(written.content, following.commands)
-            else:
-                reply = current.commands.content(written.content)
+            self._in_text, self._announced = True, following
+            reply = current.commands.content(written.content,
+                                             following.commands if following else None)
             self._in_text = False
             return reply
 
