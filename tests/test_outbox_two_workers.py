@@ -10,6 +10,8 @@ import time
 from email import policy
 from pathlib import Path
 
+from sqlalchemy import event
+
 from conftest import ROOT
 from outbox_helpers import point_agency_at
 from webapp.extensions import db
@@ -23,6 +25,32 @@ from webapp.outbox.service import queue_email
 # More rows than one batch for the first agency, so two workers send its batches side by side.
 ROWS_PER_AGENCY = {"alpha": 120, "beta": 60, "gamma": 30}
 WAKES_PER_AGENCY = 3
+
+
+@contextlib.contextmanager
+def _listening(target, name, listener):
+    event.listen(target, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(target, name, listener)
+
+
+def _plan(statement: str, parameters) -> str:
+    """The database's plan for a statement, as text."""
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if db.engine.dialect.name == "postgresql":
+            # A handful of rows: without this PostgreSQL reads the table whatever its indexes.
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("EXPLAIN " + statement, parameters)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(str(row) for row in cursor.fetchall())
+    finally:
+        connection.rollback()
+        connection.close()
 
 
 def start_worker(env, *options):
@@ -92,3 +120,23 @@ def test_a_claim_takes_one_batch_and_the_next_claim_the_rest(agency):
 
     assert (len(first), len(second)) == (BATCH_SIZE, 20)
     assert not first & second
+
+
+def test_a_claim_finds_its_batch_through_the_due_index(agency):
+    # Over the (agency, status, due time) index the two sendable statuses made two ranges that
+    # SQLite merged and sorted whole: a claim read every due row of the agency, 10,000 of them in
+    # a backlog of 10,000. The due index yields them in order, and the claim stops at its batch.
+    queue_email(agency.id, REGISTRATION_CONFIRMATION, "client@example.org",
+                sample_context(REGISTRATION_CONFIRMATION), "registration:1")
+    db.session.commit()
+    claims = []
+
+    def keep_claim(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(("UPDATE outbox_email", "WITH candidates")):
+            claims.append((statement, parameters))
+
+    with _listening(db.engine, "before_cursor_execute", keep_claim):
+        claim_due(agency.id, now=utcnow())
+
+    (statement, parameters), = claims
+    assert "ix_outbox_email_due" in _plan(statement, parameters)

@@ -108,30 +108,31 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
     candidates = (select(OutboxEmail.id)
                   .where(OutboxEmail.agency_id == agency_id, due_condition(now))
                   .order_by(OutboxEmail.next_attempt_at).limit(limit))
+    claim = (update(OutboxEmail)
+             .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
+                     resent_after_unknown=case((OutboxEmail.status == "unknown", True),
+                                               else_=OutboxEmail.resent_after_unknown))
+             .returning(OutboxEmail))
     if db.engine.dialect.name == "postgresql":
         # Materialized, so the candidates are picked once: as a plain subquery PostgreSQL may
         # rescan it for each row of a nested-loop join, and LIMIT then claims more than `limit`.
         candidates = (candidates.with_for_update(skip_locked=True).cte("candidates")
                       .prefix_with("MATERIALIZED"))
-    else:
-        candidates = candidates.cte("candidates")
-    db.session.execute(
-        update(OutboxEmail)
         # The due condition again: under READ COMMITTED another worker may have claimed a row
         # between our subquery and our update.
-        .where(OutboxEmail.id.in_(select(candidates.c.id)), due_condition(now))
-        .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
-                resent_after_unknown=case((OutboxEmail.status == "unknown", True),
-                                          else_=OutboxEmail.resent_after_unknown))
-        .execution_options(synchronize_session=False))
+        claim = claim.where(OutboxEmail.id.in_(select(candidates.c.id)), due_condition(now))
+    else:
+        # SQLite runs one writer at a time, the statement whole: its rows are still due. A second
+        # due condition here would also have it walk every due row of every agency instead of
+        # looking up the hundred ids.
+        claim = claim.where(OutboxEmail.id.in_(candidates.scalar_subquery()))
+    # populate_existing: settling may have loaded some of these rows before.
+    rows = sorted(db.session.scalars(claim, execution_options={"populate_existing": True}),
+                  key=lambda row: row.id)
     db.session.commit()
     # Before any message of the batch can go: from here on a missing journal means a lost one.
     journal.start(owner)
-    # populate_existing: settling may have loaded some of these rows before the UPDATE above.
-    return list(db.session.execute(
-        select(OutboxEmail).where(OutboxEmail.lease_owner == owner,
-                                  OutboxEmail.status == "sending")
-        .order_by(OutboxEmail.id).execution_options(populate_existing=True)).scalars())
+    return rows
 
 
 def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: SendReport) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
 from webapp.models import OutboxEmail
+from webapp.models.outbox import AWAITING_SEND
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
 
@@ -77,11 +78,7 @@ def clear_wake(agency_id: int) -> None:
 
 def due_condition(now: datetime):
     """Rows a sender may take now: queued and due, and the one resend of an unknown."""
-    return or_(
-        and_(OutboxEmail.status == "queued", OutboxEmail.next_attempt_at <= now),
-        and_(OutboxEmail.status == "unknown", OutboxEmail.resent_after_unknown.is_(False),
-             OutboxEmail.next_attempt_at <= now),
-    )
+    return and_(AWAITING_SEND, OutboxEmail.next_attempt_at <= now)
 
 
 def abandoned_condition(now: datetime):
