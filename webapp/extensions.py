@@ -1,13 +1,14 @@
 """Flask extensions: created once here, initialised in the app factory."""
 import sqlite3
 
-from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+
+from webapp.i18n import CatalogueBabel
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 db = SQLAlchemy(metadata=MetaData(naming_convention={
@@ -19,7 +20,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention={
 }))
 migrate = Migrate()
 login_manager = LoginManager()
-babel = Babel()
+babel = CatalogueBabel()
 csrf = CSRFProtect()
 
 
