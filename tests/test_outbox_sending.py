@@ -15,7 +15,8 @@ from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
 from webapp.outbox import journal
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.sender import LEASE, UNKNOWN_RESEND_AFTER, claim_due, send_due, settle_abandoned
-from webapp.outbox.service import queue_email
+from webapp.jobs import redis_connection
+from webapp.outbox.service import WAKE_FLAG, clear_wake, queue_email, sweep
 from webapp.smtpcheck.service import execute_test_run, start_test_run
 
 
@@ -413,3 +414,21 @@ def test_a_refused_client_address_sends_no_copy_until_the_client_gets_it(agency,
 
     assert server.handler.received == []  # not even the copy
     assert (reload(row).status, reload(row).last_code) == ("queued", 450)
+
+
+def test_the_sweep_wakes_exactly_the_agencies_with_something_to_send(make_agency):
+    due, later, abandoned, done = (make_agency(slug) for slug in ("due", "later", "abandoned", "done"))
+    queue_confirmation(due)
+    queue_confirmation(later, not_before=utcnow() + timedelta(hours=1))
+    queue_confirmation(abandoned)
+    claim_due(abandoned.id, now=utcnow())  # by a worker that then died
+    sent = queue_confirmation(done)
+    sent.status = "sent"
+    db.session.commit()
+    for agency in (due, later, abandoned, done):
+        clear_wake(agency.id)
+
+    assert sweep(now=utcnow() + LEASE + timedelta(seconds=1)) == 2  # the lease has run out
+    woken = {agency.slug for agency in (due, later, abandoned, done)
+             if redis_connection().exists(WAKE_FLAG.format(agency_id=agency.id))}
+    assert woken == {"due", "abandoned"}

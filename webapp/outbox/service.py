@@ -6,7 +6,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
-from webapp.models import OutboxEmail
+from webapp.models import Agency, OutboxEmail
 from webapp.models.outbox import AWAITING_SEND
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
@@ -91,9 +91,15 @@ def sweep(now: datetime | None = None) -> int:
     """Wake every agency with due rows: retries whose time came, rows of crashed workers, and
     rows whose after-commit wake was lost. Returns how many agencies were woken."""
     now = now or utcnow()
+
+    def any_row(condition):
+        return select(OutboxEmail.id).where(OutboxEmail.agency_id == Agency.id, condition).exists()
+
+    # One probe of the indexes an agency, each stopping at its first row: DISTINCT over the rows
+    # themselves read the whole backlog every minute (620 ms at 400,000 waiting).
     agency_ids = db.session.execute(
-        select(OutboxEmail.agency_id).where(or_(due_condition(now), abandoned_condition(now)))
-        .distinct()).scalars()
+        select(Agency.id).where(or_(any_row(due_condition(now)),
+                                    any_row(abandoned_condition(now))))).scalars()
     return sum(wake(agency_id) for agency_id in agency_ids)
 
 
