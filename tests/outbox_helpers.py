@@ -1,4 +1,9 @@
-"""Helpers for outbox tests: point an agency at a test SMTP server, queue a notification."""
+"""Helpers for outbox tests: point an agency at a test SMTP server, queue a notification, see how
+the database runs a query."""
+import contextlib
+
+from sqlalchemy import event
+
 from webapp import mail_secrets
 from webapp.extensions import db
 from webapp.models import OutboxEmail
@@ -35,3 +40,36 @@ def queue_confirmations(agency, count: int) -> list[OutboxEmail]:
 def reload(row: OutboxEmail) -> OutboxEmail:
     db.session.expire_all()
     return db.session.get(OutboxEmail, row.id)
+
+
+@contextlib.contextmanager
+def statements_run(*beginnings: str):
+    """The (statement, parameters) the database runs inside the block that begin so."""
+    seen = []
+
+    def keep(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(beginnings):
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+
+
+def query_plan(statement: str, parameters) -> str:
+    """The database's plan for a statement, as text."""
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if db.engine.dialect.name == "postgresql":
+            # A handful of rows: without this PostgreSQL reads the table whatever its indexes.
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("EXPLAIN " + statement, parameters)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(str(row) for row in cursor.fetchall())
+    finally:
+        connection.rollback()
+        connection.close()

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from conftest import sign_in
+from outbox_helpers import query_plan, statements_run
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue
 from webapp.models import OutboxEmail
@@ -93,3 +94,15 @@ def test_odd_filter_and_resend_values_are_not_a_500(admin_client, agency):
         assert admin_client.post("/email-log/resend", data={"row": value}).status_code == 302
     db.session.expire_all()
     assert db.session.get(OutboxEmail, row.id).status == "failed"
+
+
+def test_the_log_pages_read_newest_first_without_sorting_the_history(admin_client, agency):
+    # Sorting an agency's whole history for each page took 2.2 s at 400,000 emails; an index
+    # gives its rows newest first, whole or of one status.
+    _row(agency, 1)
+    for query in ("", "?status=failed"):
+        with statements_run("SELECT outbox_email.id") as pages:
+            assert admin_client.get("/email-log/" + query).status_code == 200
+        (statement, parameters), = [(s, p) for s, p in pages if "ORDER BY" in s]
+        plan = query_plan(statement, parameters)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, (query, plan)

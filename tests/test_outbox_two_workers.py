@@ -10,10 +10,8 @@ import time
 from email import policy
 from pathlib import Path
 
-from sqlalchemy import event
-
 from conftest import ROOT
-from outbox_helpers import point_agency_at
+from outbox_helpers import point_agency_at, query_plan, statements_run
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue, send_outbox
 from webapp.models import OutboxEmail
@@ -25,32 +23,6 @@ from webapp.outbox.service import queue_email
 # More rows than one batch for the first agency, so two workers send its batches side by side.
 ROWS_PER_AGENCY = {"alpha": 120, "beta": 60, "gamma": 30}
 WAKES_PER_AGENCY = 3
-
-
-@contextlib.contextmanager
-def _listening(target, name, listener):
-    event.listen(target, name, listener)
-    try:
-        yield
-    finally:
-        event.remove(target, name, listener)
-
-
-def _plan(statement: str, parameters) -> str:
-    """The database's plan for a statement, as text."""
-    connection = db.engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        if db.engine.dialect.name == "postgresql":
-            # A handful of rows: without this PostgreSQL reads the table whatever its indexes.
-            cursor.execute("SET enable_seqscan = off")
-            cursor.execute("EXPLAIN " + statement, parameters)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-        return "\n".join(str(row) for row in cursor.fetchall())
-    finally:
-        connection.rollback()
-        connection.close()
 
 
 def start_worker(env, *options):
@@ -129,14 +101,8 @@ def test_a_claim_finds_its_batch_through_the_due_index(agency):
     queue_email(agency.id, REGISTRATION_CONFIRMATION, "client@example.org",
                 sample_context(REGISTRATION_CONFIRMATION), "registration:1")
     db.session.commit()
-    claims = []
-
-    def keep_claim(connection, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith(("UPDATE outbox_email", "WITH candidates")):
-            claims.append((statement, parameters))
-
-    with _listening(db.engine, "before_cursor_execute", keep_claim):
+    with statements_run("UPDATE outbox_email", "WITH candidates") as claims:
         claim_due(agency.id, now=utcnow())
 
     (statement, parameters), = claims
-    assert "ix_outbox_email_due" in _plan(statement, parameters)
+    assert "ix_outbox_email_due" in query_plan(statement, parameters)

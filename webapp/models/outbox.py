@@ -12,9 +12,11 @@ STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
 class OutboxEmail(db.Model):
     __table_args__ = (
         UniqueConstraint("agency_id", "dedupe_key"),
-        # An agency's rows by status (the email log's filter), and rows whose lease ran out.
-        Index("ix_outbox_email_agency_status_due", "agency_id", "status", "next_attempt_at"),
-        Index("ix_outbox_email_status_due", "status", "next_attempt_at"),
+        # The email log, newest first, whole or of one status (its filter, the troubleshooting
+        # counts), read in order instead of sorting an agency's history at every page (2.2 s at
+        # 400,000 emails); and an agency's rows whose lease ran out (status "sending").
+        Index("ix_outbox_email_agency_created", "agency_id", "created_at", "id"),
+        Index("ix_outbox_email_agency_status", "agency_id", "status", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
