@@ -65,7 +65,8 @@ def query_plan(statement: str, parameters) -> str:
         cursor = connection.cursor()
         if db.engine.dialect.name == "postgresql":
             # A handful of rows: without this PostgreSQL reads the table whatever its indexes.
-            cursor.execute("SET enable_seqscan = off")
+            # LOCAL: the pooled connection must not keep it past this transaction.
+            cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("EXPLAIN " + statement, parameters)
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
