@@ -86,3 +86,48 @@ def test_the_silent_listener_does_notice_a_connection(silent_server_on_2525):
     run_test(settings, "agency@example.com")
 
     assert silent_server_on_2525.connection_attempted()
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated) form of loopback
+        "::10.0.0.1",
+        "::8.8.8.8",  # deprecated form: nothing legitimate lives there, whatever it embeds
+        "::ffff:0:127.0.0.1",  # SIIT IPv4-translated
+        "::ffff:0:169.254.169.254",
+        "64:ff9b::169.254.169.254",  # well-known NAT64 of the cloud metadata address
+        "64:ff9b::127.0.0.1",
+        "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215), 10.0.0.1 in the /96 place
+        "64:ff9b:1:a00:1::",  # ... and in the /48 place
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:808:808::1",  # 6to4, deprecated: refused even around a public address
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo (client 10.0.0.1 obfuscated)
+        "2001:db8::1",  # documentation
+        "3fff::1",
+        "fec0::1",  # site-local
+        "fec0::a00:1",
+        "5f00::1",  # SRv6 segment ids
+        "100::1",  # discard-only
+        "ff02::1",
+        "::",
+        "192.0.0.8",
+        "198.18.0.1",  # benchmarking
+        "192.0.2.10",  # documentation
+        "240.0.0.1",
+        "255.255.255.255",
+    ],
+)
+def test_every_embedded_or_reserved_form_is_refused(host):
+    assert not is_public(host)
+    with pytest.raises(HostNotAllowed) as refusal:
+        resolve(host, 587)
+    assert refusal.value.reason == "address"
+
+
+@pytest.mark.parametrize("address", [
+    "8.8.8.8", "77.88.21.158", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8",
+    "2a00:1450:4010:c0e::6c", "2001:4860:4860::8888",
+])
+def test_public_addresses_in_their_usual_forms_pass(address):
+    assert is_public(address)
