@@ -1,4 +1,10 @@
 """Staff accounts: creating them and checking their passwords."""
+import functools
+import secrets
+
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
 from webapp.extensions import db
 from webapp.models import Agency, User
 
@@ -10,9 +16,21 @@ class StaffError(ValueError):
 def authenticate(email: str, password: str) -> User | None:
     user = db.session.execute(
         db.select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
-    if user is None or not user.check_password(password):
+    if user is None:
+        # As much work as a wrong password of a real account: an unknown address must not
+        # answer faster, or the time tells which addresses have accounts.
+        check_password_hash(_unknown_account_hash(current_app.config["PASSWORD_HASH_METHOD"]),
+                            password)
+        return None
+    if not user.check_password(password):
         return None
     return user
+
+
+@functools.cache
+def _unknown_account_hash(method: str) -> str:
+    """A hash of a random password with the method (and cost) real accounts are hashed with."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def create_user(agency: Agency, email: str, password: str, *, is_admin: bool = False,
