@@ -31,3 +31,76 @@ def test_an_unknown_address_costs_the_same_hashing_as_a_wrong_password(client, a
 
     assert known == [("sha256", 1000)]  # the test configuration's method, checked once
     assert unknown == known
+
+
+@pytest.fixture
+def behind_load_balancer(app_config, request):
+    """The app as DEPLOY.md runs it: one load balancer in front, TRUSTED_PROXIES=1."""
+    app_config["TRUSTED_PROXIES"] = 1
+    return request.getfixturevalue("client")
+
+
+def from_client(address):
+    # The load balancer (REMOTE_ADDR 127.0.0.1, the test client's) appends the client it saw.
+    return {"X-Forwarded-For": address}
+
+
+def test_behind_the_load_balancer_an_attacker_locks_out_only_himself(behind_load_balancer, admin,
+                                                                     make_user, agency):
+    client = behind_load_balancer
+    colleague = make_user(agency, "colleague@alpha.example", admin=False)
+    attacker = from_client("203.0.113.66")
+    for _ in range(5):
+        client.post("/sign-in", data={"email": admin.email, "password": "guess-guess"},
+                    headers=attacker)
+    for number in range(60):  # and then many other addresses, past the per-client bound
+        client.post("/sign-in", data={"email": f"user{number}@alpha.example", "password": "x"},
+                    headers=attacker)
+
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                          headers=attacker)
+    assert refused.status_code == 429
+    owner = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                        headers=from_client("198.51.100.7"))
+    assert owner.status_code == 302  # the account's owner, from his own address
+    client.post("/sign-out")
+    other = client.post("/sign-in", data={"email": colleague.email, "password": PASSWORD},
+                        headers=from_client("198.51.100.8"))
+    assert other.status_code == 302  # and everyone else behind the same balancer
+
+
+def test_a_client_past_the_load_balancer_cannot_choose_his_address(behind_load_balancer, admin):
+    client = behind_load_balancer
+    for number in range(5):
+        # A forged X-Forwarded-For entry comes before the one the balancer appends: ignored.
+        client.post("/sign-in", data={"email": admin.email, "password": "guess-guess"},
+                    headers=from_client(f"10.9.9.{number}, 203.0.113.66"))
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                          headers=from_client("10.9.9.99, 203.0.113.66"))
+    assert refused.status_code == 429
+
+
+def test_without_trusted_proxies_forwarded_addresses_are_ignored(client, admin):
+    for number in range(5):
+        client.post("/sign-in", data={"email": admin.email, "password": "guess-guess"},
+                    headers=from_client(f"203.0.113.{number}"))
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                          headers=from_client("203.0.113.99"))
+    assert refused.status_code == 429
+
+
+def test_one_client_guessing_many_accounts_is_stopped_at_the_looser_bound(client, admin):
+    for number in range(50):  # ten accounts, five guesses each: each under its own limit
+        client.post("/sign-in", data={"email": f"user{number // 5}@alpha.example",
+                                      "password": "guess-guess"})
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD})
+    assert refused.status_code == 429
+
+
+def test_trusted_proxies_must_be_a_count(monkeypatch, tmp_path):
+    from webapp.config import from_environment
+    monkeypatch.setenv("TRUSTED_PROXIES", "yes")
+    with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
+        from_environment(str(tmp_path))
+    monkeypatch.setenv("TRUSTED_PROXIES", "2")
+    assert from_environment(str(tmp_path)).TRUSTED_PROXIES == 2

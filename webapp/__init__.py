@@ -3,6 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 
@@ -21,6 +22,11 @@ def create_app(config=None) -> Flask:
     app.config.from_object(from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's address and scheme as the load balancer saw them (sign-in throttle,
+        # secure cookies); headers beyond the trusted hops are the client's and ignored.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(_translation_directories())
 
     db.init_app(app)

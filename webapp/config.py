@@ -38,9 +38,13 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
-    # Failed sign-ins allowed per address (and ten times that per client IP) per window.
+    # Failed sign-ins allowed per account from one client IP (and ten times that per client IP)
+    # per window.
     SIGN_IN_FAILURES_ALLOWED = 5
     SIGN_IN_WINDOW_SECONDS = 900
+    # How many proxies in front of the app append to X-Forwarded-For and X-Forwarded-Proto (a
+    # load balancer: 1). 0 trusts none, so a client cannot pick the address it is throttled by.
+    TRUSTED_PROXIES = 0
     TEST_EMAIL_RUNS_PER_HOUR = 10
     PASSWORD_HASH_METHOD = "scrypt"
     DNS_NAMESERVERS = ""
@@ -64,6 +68,7 @@ class Config:
         self.DNS_NAMESERVERS = env.get("DNS_NAMESERVERS", self.DNS_NAMESERVERS)
         self.DNS_TIMEOUT = float(env.get("DNS_TIMEOUT", self.DNS_TIMEOUT))
         self.PUBLIC_URL = env.get("PUBLIC_URL") or self.PUBLIC_URL
+        self.TRUSTED_PROXIES = _count(env, "TRUSTED_PROXIES", self.TRUSTED_PROXIES)
 
 
 class ProductionConfig(Config):
@@ -87,6 +92,15 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _count(env, name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise RuntimeError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return int(value)
 
 
 def from_environment(instance_path: str) -> Config:

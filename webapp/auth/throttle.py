@@ -1,17 +1,24 @@
-"""Slowing down password guessing: sign-in attempts counted in Redis per address and per client."""
+"""Slowing down password guessing: failed sign-ins counted in Redis per account and client, and
+per client.
+
+The client is the address the request came from, as the trusted proxies report it
+(TRUSTED_PROXIES, applied by ProxyFix in the app factory). An account is never refused for
+everyone: an attacker who guesses one address locks out only himself, not its owner signing in
+from elsewhere, nor, behind a shared load balancer, every other user."""
 from flask import current_app
 
 from webapp.jobs import redis_connection
 
-EMAIL_KEY = "signin:failures:email:{}"
+ACCOUNT_KEY = "signin:failures:account:{}:{}"
 IP_KEY = "signin:failures:ip:{}"
 
 
 def _keys(email: str, ip: str | None) -> list[tuple[str, int]]:
     allowed = current_app.config["SIGN_IN_FAILURES_ALLOWED"]
+    client = ip or "unknown"
     # One client trying many addresses is stopped too, later, so an office behind one IP is not.
-    return [(EMAIL_KEY.format(email.strip().lower()), allowed),
-            (IP_KEY.format(ip or "unknown"), allowed * 10)]
+    return [(ACCOUNT_KEY.format(email.strip().lower(), client), allowed),
+            (IP_KEY.format(client), allowed * 10)]
 
 
 def count_attempt(email: str, ip: str | None) -> int:
@@ -31,9 +38,10 @@ def count_attempt(email: str, ip: str | None) -> int:
 
 
 def clear_failures(email: str, ip: str | None) -> None:
-    """A right password: the address starts afresh, and this attempt stops counting against
-    the client (an office behind one address signs in many times a day)."""
+    """A right password: the account starts afresh from this client, and this attempt stops
+    counting against the client (an office behind one address signs in many times a day)."""
+    (account_key, _), (ip_key, _) = _keys(email, ip)
     with redis_connection().pipeline() as pipe:
-        pipe.delete(EMAIL_KEY.format(email.strip().lower()))
-        pipe.decr(IP_KEY.format(ip or "unknown"))
+        pipe.delete(account_key)
+        pipe.decr(ip_key)
         pipe.execute()
