@@ -104,3 +104,58 @@ def test_trusted_proxies_must_be_a_count(monkeypatch, tmp_path):
         from_environment(str(tmp_path))
     monkeypatch.setenv("TRUSTED_PROXIES", "2")
     assert from_environment(str(tmp_path)).TRUSTED_PROXIES == 2
+
+
+def request(app, browser, method, url, **kwargs):
+    """One request in an app context of its own, as in production: the test's app context
+    would otherwise lend every request the same `g`, and Flask-Login keeps the user it loaded
+    there (and the same database session)."""
+    with app.app_context():
+        return browser.open(url, method=method, **kwargs)
+
+
+def signed_in_cookies(app, user):
+    """A browser signed in with "remember me": its session and remember cookies."""
+    browser = app.test_client()
+    response = request(app, browser, "POST", "/sign-in",
+                       data={"email": user.email, "password": PASSWORD, "remember": "y"})
+    assert response.status_code == 302
+    return browser, {name: browser.get_cookie(name).value for name in ("session", "remember_token")}
+
+
+def replay(app, cookies):
+    """Another browser presenting copies of those cookies; True if it is let in."""
+    thief = app.test_client()
+    for name, value in cookies.items():
+        thief.set_cookie(name, value)
+    return request(app, thief, "GET", "/").status_code == 200
+
+
+def test_cookies_copied_before_sign_out_are_refused_after_it(app, admin):
+    browser, cookies = signed_in_cookies(app, admin)
+    assert replay(app, cookies)
+    assert replay(app, {"remember_token": cookies["remember_token"]})
+
+    request(app, browser, "POST", "/sign-out")
+
+    assert not replay(app, {"session": cookies["session"]})
+    assert not replay(app, {"remember_token": cookies["remember_token"]})
+    assert not replay(app, cookies)
+
+
+def test_signing_out_ends_the_other_devices_sessions_too(app, admin):
+    laptop, _ = signed_in_cookies(app, admin)
+    phone, _ = signed_in_cookies(app, admin)
+    request(app, laptop, "POST", "/sign-out")
+    assert request(app, phone, "GET", "/").status_code == 302
+    again, _ = signed_in_cookies(app, admin)
+    assert request(app, again, "GET", "/").status_code == 200  # signing in again works
+
+
+def test_a_new_password_ends_the_sessions_made_with_the_old_one(app, admin):
+    from webapp.extensions import db
+    _, cookies = signed_in_cookies(app, admin)
+    admin.set_password("a brand new passphrase")
+    db.session.commit()
+    assert not replay(app, {"session": cookies["session"]})
+    assert not replay(app, {"remember_token": cookies["remember_token"]})

@@ -33,6 +33,14 @@ def _unknown_account_hash(method: str) -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session and remember cookie issued so far stops
+    working (raised in the database, so two sign-outs at once both count)."""
+    db.session.execute(db.update(User).where(User.id == user.id)
+                       .values(session_version=User.session_version + 1))
+    db.session.commit()
+
+
 def create_user(agency: Agency, email: str, password: str, *, is_admin: bool = False,
                 name: str = "") -> User:
     email = email.strip().lower()

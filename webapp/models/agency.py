@@ -32,12 +32,19 @@ class User(UserMixin, db.Model):
     # None: follow the browser's Accept-Language.
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Part of the id in every session and remember cookie: raising it (sign-out, a new password)
+    # makes the cookies issued before worthless, which a signed cookie alone cannot be made.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     agency = relationship("Agency", back_populates="users")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(
             password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
