@@ -16,6 +16,7 @@ from wtforms.widgets.core import clean_key
 from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
 
 from webapp.mailsettings.presets import preset_for_host
+from webapp.text_rules import HEADER_BREAKING
 
 # Every field a user edits, in page order; other capabilities link to these names (#password).
 FIELD_NAMES = (
@@ -33,8 +34,9 @@ DEPENDS_ON = {
 
 MAX_MINUTES = 43200  # 30 days
 MAX_HOURS = 720  # 30 days
-# CR or LF would let a value start a new header line (header injection); NUL breaks SMTP AUTH PLAIN.
-UNSAFE_CHARACTERS = re.compile(r"[\r\n\x00]")
+# CR or LF would let a value start a new header line (header injection), and so would VT, FF,
+# 0x1C-0x1E or U+2028 to a parser that splits lines as Python does; NUL breaks SMTP AUTH PLAIN.
+UNSAFE_CHARACTERS = HEADER_BREAKING
 HOST_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
@@ -59,7 +61,8 @@ class Required:
 class HeaderSafe:
     def __call__(self, form, field):
         if isinstance(field.data, str) and UNSAFE_CHARACTERS.search(field.data):
-            raise StopValidation(_("must be one line: line breaks and NUL characters are not allowed."))
+            raise StopValidation(_("must be one line without control characters: line breaks, "
+                                   "tabs, NUL and the like are not allowed."))
 
 
 class EmailAddress:

@@ -11,6 +11,7 @@ from markupsafe import escape
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.models import Agency, EmailTemplate
+from webapp.text_rules import breaks_header
 
 # Why a template can neither hang a worker nor exhaust its memory.
 # The sandbox stops the attribute tricks of template injection, but not a loop of a billion
@@ -28,6 +29,8 @@ PART_TITLES = {"subject": _l("Subject"), "body_text": _l("Text body"), "body_htm
 # The subject fits EmailTemplate.subject; a body of 20,000 characters is a long letter already.
 MAX_SOURCE_CHARS = {"subject": 500, "body_text": 20_000, "body_html": 20_000}
 MAX_OUTPUT_CHARS = 200_000
+_SUBJECT_CONTROL_CHARACTERS = _l("must not contain control characters (NUL, tabs and the like): "
+                                 "the subject is an email header.")
 FILTERS = ("abs", "capitalize", "d", "default", "first", "float", "int", "last", "length",
            "lower", "round", "string", "striptags", "title", "trim", "truncate", "upper",
            "wordcount")
@@ -133,6 +136,8 @@ def compile_part(kind: str, part: str, source: str) -> Template:
         raise _problem(part, _("longer than %(limit)d characters.", limit=MAX_SOURCE_CHARS[part]))
     if part == "subject" and ("\r" in source or "\n" in source):
         raise _problem(part, _("must be a single line."))
+    if part == "subject" and breaks_header(source):
+        raise _problem(part, _SUBJECT_CONTROL_CHARACTERS)
     environment = _ENVIRONMENTS[part]
     try:
         tree = environment.parse(source)
@@ -162,8 +167,13 @@ def _render_part(part: str, template: Template, context: dict) -> str:
     except Exception as exc:  # the template is the agency's code: any error in it is its own
         raise _problem(part, _("cannot be rendered: %(error)s", error=exc)) from exc
     rendered = "".join(chunks)
+    if part != "subject":
+        return rendered
     # A value with a line break must not end the Subject header (header injection).
-    return " ".join(rendered.split()) if part == "subject" else rendered
+    subject = " ".join(rendered.split())
+    if breaks_header(subject):  # a control character from the data: never sent raw
+        raise _problem(part, _SUBJECT_CONTROL_CHARACTERS)
+    return subject
 
 
 def preview(kind: str, sources: dict[str, str]) -> Preview:
