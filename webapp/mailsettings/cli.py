@@ -49,7 +49,8 @@ def configure(agency_slug, password_env, remove_password, lang, **options):
     if remove_password:
         options["remove_password"] = "y"
     with force_locale(lang or current_app.config["BABEL_DEFAULT_LOCALE"]):
-        form = cli_form(options, service.settings_view(agency).values())
+        saved = service.settings_view(agency)
+        form = cli_form(options, saved.values(), saved)
         if not form.validate():
             for _name, message in form.all_errors():
                 click.echo(f"error: {message}", err=True)

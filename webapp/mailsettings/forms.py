@@ -16,6 +16,7 @@ from wtforms.widgets.core import clean_key
 from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
 
 from webapp.mailsettings.presets import preset_for_host
+from webapp.mailsettings.service import stored_password_usable
 from webapp.text_rules import HEADER_BREAKING
 
 # Every field a user edits, in page order; other capabilities link to these names (#password).
@@ -302,6 +303,28 @@ class MailSettingsForm(FlaskForm):
         if field.data and self.remove_password.data:
             raise ValidationError(_("either type a new password or remove the stored one, not both."))
 
+    def __init__(self, *args, saved=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved = saved  # the stored settings (SettingsView): where the stored password may go
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        return self._stored_password_stays_with_its_server() and ok
+
+    def _stored_password_stays_with_its_server(self) -> bool:
+        """A new server, port or weaker security needs the password again (an empty password
+        field otherwise keeps the stored one, which would then go to the new server)."""
+        if self.saved is None or self.password.data or self.remove_password.data:
+            return True
+        if any(self[name].errors for name in ("host", "port", "security")):
+            return True  # their own messages first
+        if stored_password_usable(self.saved, self.host.data, self.port.data, self.security.data):
+            return True
+        self.password.errors.append(_(
+            "the server, port or encryption is new: type the password again, or remove the "
+            "stored one. The stored password is only sent to the server it was entered for."))
+        return False
+
     def validate_warn_from_minutes(self, field):
         to = self.warn_to_minutes
         if field.data is None or to.process_errors:
@@ -395,7 +418,8 @@ def form_with_only(names: tuple[str, ...]) -> type[MailSettingsForm]:
     return type("MailSettingsFormPart", (MailSettingsForm,), left_out)
 
 
-def cli_form(options: dict, current: dict) -> MailSettingsForm:
+def cli_form(options: dict, current: dict, saved=None) -> MailSettingsForm:
     """The same form built from command-line options; options left out keep the stored values."""
     formdata = MultiDict({name: str(value) for name, value in options.items() if value is not None})
-    return MailSettingsForm(formdata=formdata, data=form_data(current), meta={"csrf": False})
+    return MailSettingsForm(formdata=formdata, data=form_data(current), meta={"csrf": False},
+                            saved=saved)

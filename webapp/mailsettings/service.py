@@ -10,6 +10,7 @@ from webapp import mail_secrets
 from webapp.extensions import db
 from webapp.models import Agency, MailSettings, MailSettingsChange, User
 from webapp.smtpcheck.connection import SmtpSettings
+from webapp.smtpcheck.guard import ascii_host
 
 # What a save may change besides the password; agency_email lives on the agency itself.
 SETTING_NAMES = (
@@ -21,6 +22,10 @@ SETTING_NAMES = (
 
 class MailNotConfigured(LookupError):
     """The agency has no SMTP server or port yet: nothing can be sent."""
+
+
+class PasswordNeeded(ValueError):
+    """The settings would send the stored password to another server: it must be typed again."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +80,16 @@ def settings_view(agency: Agency) -> SettingsView:
 
 def save_settings(agency: Agency, values: dict, *, new_password: str | None = None,
                   remove_password: bool = False, user: User | None = None) -> list[str]:
-    """Apply validated values; returns the names of the fields that changed (history gets the same)."""
+    """Apply validated values; returns the names of the fields that changed (history gets the same).
+
+    Raises PasswordNeeded, saving nothing, if the stored password would be kept for another
+    server (the form says so on the password field first; this guards every other caller)."""
     row = _row(agency.id)
-    current = settings_view(agency).values()
+    saved = settings_view(agency)
+    if not (new_password or remove_password) and not stored_password_usable(
+            saved, values["host"], values["port"], values["security"]):
+        raise PasswordNeeded(f"the stored SMTP password of {agency.slug} is not sent to a new server")
+    current = saved.values()
     changed = [name for name in SETTING_NAMES if values[name] != current[name]]
     for name in changed:
         if name == "agency_email":
@@ -92,6 +104,31 @@ def save_settings(agency: Agency, values: dict, *, new_password: str | None = No
                                           source="web" if user else "cli", fields=changed))
     db.session.commit()
     return changed
+
+
+# Weaker to stronger: a move down the list would send the password less protected than when it
+# was entered (STARTTLS can be stripped by whoever sits on the path; none sends it in clear).
+SECURITY_STRENGTH = {"none": 0, "starttls": 1, "tls": 2}
+
+
+def stored_password_usable(saved: SettingsView, host: str | None, port: int | None,
+                           security: str | None) -> bool:
+    """Whether the stored password may be sent to this server: only to the one it was entered
+    for, on the same port, with no weaker security. Otherwise whoever may edit the settings
+    (or a test email with unsaved values) could send it to a server of their choosing, so a
+    new host, a new port or a security downgrade needs the password typed again. True when no
+    password is stored (nothing to give away)."""
+    if not saved.password_set:
+        return True
+    return (_same_host(saved.host, host) and saved.port == port
+            and SECURITY_STRENGTH.get(security, -1) >= SECURITY_STRENGTH.get(saved.security, 0))
+
+
+def _same_host(saved: str, new: str | None) -> bool:
+    try:
+        return bool(saved) and ascii_host(saved).rstrip(".") == ascii_host(new or "").rstrip(".")
+    except UnicodeError:  # idna's errors are UnicodeErrors: not a name, so not the same one
+        return False
 
 
 def _password_changes(row: MailSettings, new_password: str | None, remove: bool) -> bool:

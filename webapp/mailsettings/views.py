@@ -20,7 +20,7 @@ bp = Blueprint("mailsettings", __name__, url_prefix="/mail-settings")
 def edit():
     agency = current_agency()
     view = service.settings_view(agency)
-    form = MailSettingsForm(data=form_data(view.values()))
+    form = MailSettingsForm(data=form_data(view.values()), saved=view)
     if form.validate_on_submit():
         changed = service.save_settings(agency, form.values(), new_password=form.password.data or None,
                                         remove_password=form.remove_password.data, user=current_user)
