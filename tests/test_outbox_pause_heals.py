@@ -3,27 +3,15 @@ corrected settings saved, resumes it (real aiosmtpd servers, a real RQ worker)."
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from mailsettings_data import valid_form
-from outbox_helpers import point_agency_at, queue_confirmation, reload
+from outbox_helpers import minutes_pass, point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
-from webapp.models import OutboxEmail, SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox.sender import CONFIRM_AFTER, current_failure, current_pause, send_due
 from webapp.schedule.service import tick
 
 WRONG_LOGIN = "535 5.7.8 Username and Password not accepted"
-
-
-def minutes_pass(agency, delta=CONFIRM_AFTER):
-    """As if `delta` went by: every stored moment of the agency's sending comes that much closer."""
-    db.session.expire_all()
-    for failure in db.session.execute(select(SendingPause).filter_by(agency_id=agency.id)).scalars():
-        failure.retry_at -= delta
-    for row in db.session.execute(select(OutboxEmail).filter_by(agency_id=agency.id)).scalars():
-        row.next_attempt_at -= delta
-    db.session.commit()
 
 
 def login_server(smtp_server, *, refusals):
