@@ -5,7 +5,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime as rfc_date, make_msgid
 
 from flask import current_app
-from flask_babel import force_locale, format_datetime, gettext as _
+from flask_babel import force_locale, format_datetime, gettext as _, ngettext
 from sqlalchemy import select, update
 
 from webapp.extensions import db
@@ -82,9 +82,11 @@ def notice_message(agency: Agency, pause: SendingPause, sender: str,
             lines.append(str(state.hint.fix))
         lines.append(_("Emails waiting: %(count)d.", count=emails.count))
         if emails.expiring:
-            lines.append(_("%(count)d of them will be dropped as too late unless sent by "
-                           "%(when)s (the first of them).", count=emails.expiring,
-                           when=format_datetime(emails.first_expiry, "short")))
+            lines.append(ngettext("%(num)d of them will be dropped as too late unless sent by "
+                                  "%(when)s.",
+                                  "%(num)d of them will be dropped as too late unless sent by "
+                                  "%(when)s (the first of them).", emails.expiring,
+                                  when=format_datetime(emails.first_expiry, "short")))
         lines.append(_("Sending resumes by itself as soon as the mail server accepts the "
                        "settings again; saving corrected settings checks them at once."))
         if current_app.config.get("PUBLIC_URL"):

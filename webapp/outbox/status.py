@@ -92,3 +92,19 @@ def last_day(agency_id: int, now: datetime | None = None) -> LastDay:
     hint = hint_for(hint_code) if hint_code else None
     title = hint.title if hint else reasons.TITLES.get(reason, reason)
     return LastDay(sent, failed, str(title), top_count, hint.field if hint else None)
+
+
+@dataclass(frozen=True)
+class Banner:
+    """What the banner on every page of the agency says while its sending is failing or paused."""
+
+    state: SendingState
+    waiting: Waiting
+
+
+def banner(agency_id: int) -> Banner | None:
+    """None while sending works: one indexed lookup, the only cost on every page."""
+    failure = current_failure(agency_id)
+    if failure is None:
+        return None
+    return Banner(state_of(failure), waiting(agency_id))
