@@ -6,8 +6,9 @@ from sqlalchemy import event
 
 from webapp import mail_secrets
 from webapp.extensions import db
-from webapp.models import OutboxEmail
+from webapp.models import OutboxEmail, SendingPause
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
+from webapp.outbox.sender import CONFIRM_AFTER
 from webapp.outbox.service import queue_email, wake
 
 
@@ -74,3 +75,13 @@ def query_plan(statement: str, parameters) -> str:
     finally:
         connection.rollback()
         connection.close()
+
+
+def minutes_pass(agency, delta=CONFIRM_AFTER):
+    """As if `delta` went by: every stored moment of the agency's sending comes that much closer."""
+    db.session.expire_all()
+    for failure in db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalars():
+        failure.retry_at -= delta
+    for row in db.session.execute(db.select(OutboxEmail).filter_by(agency_id=agency.id)).scalars():
+        row.next_attempt_at -= delta
+    db.session.commit()

@@ -124,7 +124,7 @@ def test_a_permanent_refusal_fails_at_once_with_its_hint(agency, smtp_server):
     assert "User unknown" in row.last_reply
 
 
-def test_a_refused_login_pauses_the_agency_after_one_attempt(agency, smtp_server):
+def test_a_refused_login_holds_the_agency_after_one_attempt(agency, smtp_server):
     server = smtp_server(login="office@alpha.example", password="right-one",
                          replies={"AUTH": "535 5.7.8 Username and Password not accepted"})
     point_agency_at(agency, server, login="office@alpha.example", password="wrong-one")
@@ -134,8 +134,8 @@ def test_a_refused_login_pauses_the_agency_after_one_attempt(agency, smtp_server
     send_due(agency.id)
 
     assert len(server.handler.auth_attempts) == 1
-    pause = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
-    assert pause.hint_code == "auth_failed"
+    failing = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
+    assert (failing.state, failing.hint_code) == ("failing", "auth_failed")
     assert [reload(row).status for row in rows] == ["queued"] * 3
     assert all(reload(row).attempts == 0 for row in rows)
 
@@ -400,7 +400,7 @@ def test_a_permanent_refusal_before_any_email_pauses_instead_of_failing_them_all
 
     report = send_due(agency.id)
 
-    assert report.paused and report.failed == 0
+    assert report.failing and report.failed == 0
     assert {reload(row).status for row in rows} == {"queued"}
     assert db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
 

@@ -1,7 +1,9 @@
 """Configuration classes read from the environment, with development secrets kept in instance/."""
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -14,6 +16,49 @@ def instance_secret(instance_path: str, name: str, make) -> str:
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class OperatorSmtp:
+    """The operator's own mail server (OPERATOR_SMTP_URL): how admins hear that their agency's
+    mail is paused, since that mail cannot go through their broken settings."""
+
+    host: str
+    port: int
+    security: str  # 'none' | 'starttls' | 'tls', as an agency's settings
+    login: str = ""
+    password: str = field(default="", repr=False)
+    sender_address: str = ""
+
+
+# smtps: implicit TLS (RFC 8314); smtp: STARTTLS, or none with ?security=none (a relay on the
+# same machine).
+_OPERATOR_SCHEMES = {"smtps": ("tls", 465), "smtp": ("starttls", 587)}
+
+
+def parse_operator_smtp_url(url: str) -> OperatorSmtp:
+    """smtp[s]://user:password@host:port[?from=address][&security=none]; raises ValueError with
+    a message that never contains the password."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in _OPERATOR_SCHEMES:
+        raise ValueError("OPERATOR_SMTP_URL must start with smtp:// or smtps://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("OPERATOR_SMTP_URL: the port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("OPERATOR_SMTP_URL: the mail server's host name is missing")
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    security, default_port = _OPERATOR_SCHEMES[parts.scheme]
+    if query.get("security") == "none" and parts.scheme == "smtp":
+        security, default_port = "none", 25
+    login = unquote(parts.username or "")
+    sender = query.get("from") or (login if "@" in login else "")
+    if not sender:
+        raise ValueError("OPERATOR_SMTP_URL: give the sender address as ?from=address "
+                         "(or a login that is an address)")
+    return OperatorSmtp(host=parts.hostname, port=port or default_port, security=security,
+                        login=login, password=unquote(parts.password or ""), sender_address=sender)
 
 
 class Config:
@@ -49,6 +94,8 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     DNS_NAMESERVERS = ""
     DNS_TIMEOUT = 3.0
+    # The operator channel: None unless OPERATOR_SMTP_URL is set.
+    OPERATOR_SMTP = None
 
     def __init__(self, instance_path: str):
         env = os.environ
@@ -69,6 +116,8 @@ class Config:
         self.DNS_TIMEOUT = float(env.get("DNS_TIMEOUT", self.DNS_TIMEOUT))
         self.PUBLIC_URL = env.get("PUBLIC_URL") or self.PUBLIC_URL
         self.TRUSTED_PROXIES = _count(env, "TRUSTED_PROXIES", self.TRUSTED_PROXIES)
+        if env.get("OPERATOR_SMTP_URL"):
+            self.OPERATOR_SMTP = parse_operator_smtp_url(env["OPERATOR_SMTP_URL"])
 
 
 class ProductionConfig(Config):

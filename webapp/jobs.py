@@ -87,3 +87,15 @@ def run_troubleshooting(run_id: str) -> None:
 def schedule_tick() -> dict:
     from webapp.schedule.service import tick
     return tick()
+
+
+@in_app_context
+def probe_sending(agency_id: int) -> bool:
+    from webapp.outbox.probe import probe
+    return probe(agency_id)
+
+
+@in_app_context
+def tell_admins_of_pause(agency_id: int) -> bool:
+    from webapp.outbox.operator_notice import tell_admins
+    return tell_admins(agency_id)

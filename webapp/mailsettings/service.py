@@ -103,6 +103,8 @@ def save_settings(agency: Agency, values: dict, *, new_password: str | None = No
         db.session.add(MailSettingsChange(agency_id=agency.id, user_id=user.id if user else None,
                                           source="web" if user else "cli", fields=changed))
     db.session.commit()
+    from webapp.outbox.probe import probe_after_save  # the sender imports this module
+    probe_after_save(agency.id, changed)  # failing or paused: try the new settings at once
     return changed
 
 

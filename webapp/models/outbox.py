@@ -60,11 +60,20 @@ Index("ix_outbox_email_due", OutboxEmail.agency_id, OutboxEmail.next_attempt_at,
 
 
 class SendingPause(db.Model):
-    """An agency whose settings cannot work (login refused, TLS wrong, incomplete): sending waits
-    until a test email succeeds. No hint code: the settings are incomplete or undecryptable."""
+    """An agency whose settings failed in a way every email would repeat (login refused, TLS wrong,
+    incomplete). First "failing": its emails wait until a second attempt at `retry_at`; if that
+    fails too, "paused": nothing is sent, and a probe at `retry_at` (on a backoff) resumes sending
+    when the server takes the settings again. No hint code: incomplete or undecryptable settings."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="paused", server_default="paused")
     hint_code: Mapped[str | None] = mapped_column(String(40))
     reply: Mapped[str] = mapped_column(Text, default="")
+    # Since when it is failing or paused (the banner's "since").
     paused_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Failing: when the confirming attempt is made. Paused: when the next probe is due.
+    retry_at = mapped_column(UTCDateTime)
+    probes: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The operator channel told the agency's admins of this pause (once per pause).
+    admins_told_at = mapped_column(UTCDateTime)

@@ -13,6 +13,8 @@ INVALID_ADDRESS = "invalid_address"
 NO_LONGER_NEEDED = "no_longer_needed"
 WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
 WORKER_LOST_RECORD = "worker_lost_record"
+SETTINGS_FAILING = "settings_failing"
+SENDING_PAUSED = "sending_paused"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -29,4 +31,8 @@ TITLES = {
                               "it may have arrived, and is sent once more"),
     WORKER_LOST_RECORD: _l("The sending process stopped and Redis lost its record of the batch; "
                            "the message may have arrived, and is sent once more"),
+    SETTINGS_FAILING: _l("Waiting: the mail server refused the agency's settings; tried again in "
+                         "a few minutes, and sending pauses if it fails again"),
+    SENDING_PAUSED: _l("Waiting: sending is paused until the mail server takes the agency's "
+                       "settings again"),
 }

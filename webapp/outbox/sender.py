@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import bindparam, case, select, update
+from flask import current_app
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
@@ -44,6 +45,11 @@ GIVE_UP_AFTER = timedelta(hours=24)
 UNKNOWN_RESEND_AFTER = timedelta(minutes=10)
 # A batch writes its sent rows at its end, or after this long on a slow server.
 STATUS_EVERY_S = 2.0
+# A failure of the settings is confirmed by a second attempt this much later before sending
+# pauses: a provider's passing trouble (a 535 while its auth backend restarts) heals by itself.
+CONFIRM_AFTER = timedelta(minutes=3)
+# While paused, the probe (connect, TLS, AUTH, no message) runs after these waits, then hourly.
+PROBE_BACKOFF = tuple(timedelta(minutes=minutes) for minutes in (2, 5, 10, 30, 60))
 
 # Failures of the agency's settings, not of one email: retrying each row would only repeat them
 # (and lock the mailbox after a few wrong passwords), so sending pauses until a test succeeds.
@@ -62,6 +68,10 @@ class SendReport:
     retrying: int = 0
     unknown: int = 0
     paused: bool = False
+    # The settings just failed once, or failed before and wait for their confirming attempt.
+    failing: bool = False
+    # The agency was failing: its first accepted email shows the failure did not repeat.
+    recovering: bool = False
 
 
 def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
@@ -71,9 +81,14 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
     # Once a job, before the pause check: a paused agency's abandoned rows must not show
     # "sending" for ever. A lease that runs out later waits for the next job (the sweep wakes it).
     settle_abandoned(agency_id, now=now or utcnow())
-    if is_paused(agency_id):
+    failure = current_failure(agency_id)
+    if failure is not None and failure.state == "paused":
         report.paused = True
         return report
+    if failure is not None and failure.retry_at and (now or utcnow()) < failure.retry_at:
+        report.failing = True  # the confirming attempt comes at retry_at (the sweep wakes it)
+        return report
+    report.recovering = failure is not None
     session = db.session()
     # Re-reading every leased row after a commit bought nothing, since nobody else writes rows
     # leased to us. A batch starts from fresh data instead, so changed settings and templates
@@ -91,7 +106,7 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
             owner = rows[0].lease_owner  # read now: a row that _prepare finishes gives its lease up
             _send_batch(agency_id, owner, rows, report)
             journal.discard(owner)  # every row of the batch is written
-            if report.paused:
+            if report.paused or report.failing:
                 return report
             if stop_requested():
                 break  # the worker is shutting down: another one takes the rest
@@ -337,6 +352,11 @@ def _send_one(session: SmtpSession, outgoing: _Outgoing, envelope: Envelope,
     # A refused copies address (reply.refused) does not hold back the client's email.
     delivery.accepted(outgoing, reply)
     report.sent += 1
+    if report.recovering:
+        # Committed with the batch's sent rows.
+        db.session.execute(delete(SendingPause).where(SendingPause.agency_id == row.agency_id,
+                                                      SendingPause.state == "failing"))
+        report.recovering = False
     return True
 
 
@@ -348,10 +368,8 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
         _unknown(row, reasons.CONNECTION_LOST_AFTER_DATA, utcnow() + UNKNOWN_RESEND_AFTER)
         report.unknown += 1
         return False
-    if error.hint.code in PAUSING_HINTS:
-        _release([row])
-        pause(row.agency_id, error.hint.code, error.reply)
-        report.paused = True
+    if _repeats_for_every_email(error):
+        _settings_failed(row.agency_id, [row], error, report)
         return False
     _retry_or_fail(row, error.code, error.reply, error.hint.code, temporary=error.temporary,
                    report=report)
@@ -362,15 +380,34 @@ def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError
                        report: SendReport) -> None:
     # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
     # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
-    if error.hint.code in PAUSING_HINTS or not error.temporary:
-        _release(rows)
-        pause(agency_id, error.hint.code, error.reply)
-        report.paused = True
+    if _repeats_for_every_email(error) or not error.temporary:
+        _settings_failed(agency_id, rows, error, report)
         return
     for row in rows:
         _retry_or_fail(row, error.code, error.reply, error.hint.code,
                        temporary=error.temporary, report=report)
     db.session.commit()
+
+
+def _repeats_for_every_email(error: SmtpError) -> bool:
+    # A 4xx is trouble the server expects to pass (RFC 5321 4.2.1): each email retries on its
+    # own backoff, and sending never pauses for it.
+    if error.code is not None and 400 <= error.code < 500:
+        return False
+    return error.hint.code in PAUSING_HINTS
+
+
+def _settings_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError,
+                     report: SendReport) -> None:
+    """A failure every email would repeat: the first one holds the rows until the confirming
+    attempt; a second one, that late or later, pauses sending."""
+    now = utcnow()
+    for row in rows:
+        _record_reply(row, error)
+    if record_failure(agency_id, error.hint.code, error.reply, rows=rows, now=now) == "paused":
+        report.paused = True
+    else:
+        report.failing = True
 
 
 def _retry_or_fail(row: OutboxEmail, code, reply: str, hint_code: str, *, temporary: bool,
@@ -455,8 +492,14 @@ def settle_abandoned(agency_id: int, *, now: datetime) -> None:
 
 
 def current_pause(agency_id: int) -> SendingPause | None:
-    """The agency's sending pause, if any: what the sender, the settings page and the
-    troubleshooting checks all ask."""
+    """The agency's sending pause, if sending is paused: what the sender, the settings page and
+    the troubleshooting checks all ask."""
+    failure = current_failure(agency_id)
+    return failure if failure is not None and failure.state == "paused" else None
+
+
+def current_failure(agency_id: int) -> SendingPause | None:
+    """The agency's failing (waiting for the confirming attempt) or paused state, if any."""
     return db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
 
 
@@ -464,21 +507,90 @@ def is_paused(agency_id: int) -> bool:
     return current_pause(agency_id) is not None
 
 
-def pause(agency_id: int, hint_code: str | None, reply: str) -> None:
-    """Pause the agency; two workers pausing it at once make one pause (ON CONFLICT DO NOTHING)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    db.session.execute(dialect.insert(SendingPause).values(
-        agency_id=agency_id, hint_code=hint_code, reply=reply or "", paused_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["agency_id"]))
+def record_failure(agency_id: int, hint_code: str | None, reply: str, *,
+                   rows: list[OutboxEmail] = (), now: datetime | None = None) -> str:
+    """A failure every email would repeat; returns the agency's state after it, "failing" or
+    "paused". The first one marks the agency failing, its rows held until the confirming attempt
+    CONFIRM_AFTER later; a failure at or after that moment pauses. Failures of batches already
+    under way before the first was recorded change nothing. Commits, with the rows given back."""
+    now = now or utcnow()
+    retry_at = now + CONFIRM_AFTER
+    _insert_state(agency_id, state="failing", hint_code=hint_code, reply=reply or "",
+                  paused_at=now, retry_at=retry_at)
+    paused = _to_paused(agency_id, hint_code, reply, now,
+                        SendingPause.state == "failing", SendingPause.retry_at <= now)
+    failure = db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)
+                                 .execution_options(populate_existing=True)).scalar_one()
+    for row in rows:
+        row.status, row.lease_owner, row.lease_until = "queued", None, None
+        if failure.state == "failing":
+            # Waits for the confirming attempt (the sweep wakes the agency then).
+            row.status_reason, row.next_attempt_at = reasons.SETTINGS_FAILING, failure.retry_at
+        else:
+            row.status_reason = reasons.SENDING_PAUSED
     db.session.commit()
+    if paused:
+        _paused_now(agency_id)
+    return failure.state
+
+
+def pause(agency_id: int, hint_code: str | None, reply: str) -> bool:
+    """Pause the agency at once (its settings are incomplete or cannot be read); two workers
+    pausing it at once make one pause. True if this call paused it."""
+    now = utcnow()
+    inserted = _insert_state(agency_id, state="paused", hint_code=hint_code, reply=reply or "",
+                             paused_at=now, retry_at=now + PROBE_BACKOFF[0])
+    paused = inserted or _to_paused(agency_id, hint_code, reply, now, SendingPause.state == "failing")
+    db.session.commit()
+    if paused:
+        _paused_now(agency_id)
+    return paused
+
+
+def _insert_state(agency_id: int, **values) -> bool:
+    # INSERT ... ON CONFLICT DO NOTHING: two workers failing at once make one row.
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return db.session.execute(
+        dialect.insert(SendingPause).values(agency_id=agency_id, probes=0, **values)
+        .on_conflict_do_nothing(index_elements=["agency_id"])
+        .returning(SendingPause.id)).first() is not None
+
+
+def _to_paused(agency_id: int, hint_code, reply, now: datetime, *conditions) -> bool:
+    return db.session.execute(
+        update(SendingPause).where(SendingPause.agency_id == agency_id, *conditions)
+        .values(state="paused", hint_code=hint_code, reply=reply or "", paused_at=now,
+                retry_at=now + PROBE_BACKOFF[0], probes=0)
+        .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _paused_now(agency_id: int) -> None:
+    """Sending has just paused: the operator channel, if there is one, tells the admins."""
+    if current_app.config.get("OPERATOR_SMTP") is None:
+        return
+    from rq import Retry
+
+    from webapp.jobs import DEFAULT_QUEUE, get_queue, tell_admins_of_pause
+    get_queue(DEFAULT_QUEUE).enqueue(tell_admins_of_pause, agency_id, result_ttl=0,
+                                     failure_ttl=86400, retry=Retry(max=3, interval=[60, 300, 900]))
 
 
 def resume(agency_id: int) -> bool:
-    """Lift a pause (a test email just succeeded) and send what waited; True if one was lifted."""
-    pause_row = current_pause(agency_id)
-    if pause_row is None:
+    """Lift a pause or a failing state (a test email or a probe just succeeded) and send what
+    waited, the rows held for the confirming attempt at once; True if one was lifted."""
+    lifted = db.session.execute(delete(SendingPause).where(SendingPause.agency_id == agency_id)
+                                .execution_options(synchronize_session=False)).rowcount
+    if not lifted:
+        db.session.rollback()
         return False
-    db.session.delete(pause_row)
+    now = utcnow()
+    db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.agency_id == agency_id, OutboxEmail.status == "queued",
+               OutboxEmail.status_reason == reasons.SETTINGS_FAILING,
+               OutboxEmail.next_attempt_at > now)
+        .values(next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
     db.session.commit()
     wake(agency_id)
     return True

@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.jobs import redis_connection
 from webapp.models import Agency, Client, MailSettings, Order
 from webapp.models.types import utcnow
+from webapp.outbox.probe import probe_paused
 from webapp.outbox.service import queue_email, sweep, wake
 from webapp.schedule.due import (TICK_INTERVAL, data_deadline_window, registration_expiry,
                                  reschedule, warning_window)
@@ -83,6 +84,12 @@ def sweep_outbox(now: datetime) -> int:
     return sweep(now)
 
 
+def probe_paused_sending(now: datetime) -> int:
+    """Queue a probe of each paused agency's settings whose next probe (on its backoff) is due;
+    its success resumes sending. Returns probes queued."""
+    return probe_paused(now)
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -100,6 +107,8 @@ RULES = (
     Rule("notify_data_deadlines", notify_data_deadlines,
          _l("Deadline for mandatory booking data"), _l("Emails queued")),
     Rule("sweep_outbox", sweep_outbox, _l("Outbox sweep"), _l("Agencies woken")),
+    Rule("probe_paused_sending", probe_paused_sending, _l("Probe of paused sending"),
+         _l("Agencies probed")),
 )
 
 

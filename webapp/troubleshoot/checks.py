@@ -166,10 +166,35 @@ def check_sending_pause(ctx: CheckContext) -> CheckResult:
     return CheckResult(**base, status=PROBLEM,
                        title=_("Sending is paused since %(when)s: %(reason)s", when=format_datetime(pause.paused_at, "short"),
                                reason=hint.title if hint else _("the mail settings are incomplete")),
-                       detail=_("Notifications wait in the queue and nothing is sent until a test email succeeds."),
+                       detail=_("Notifications wait in the queue; sending resumes by itself when a background check of the settings or a test email succeeds."),
                        fix=_("%(fix)s Then send a test email: its success resumes sending.",
                              fix=hint.fix if hint else _("Fill in the server, the port and the login.")),
                        link=_settings_link(hint.field if hint and hint.field else "test-email"))
+
+
+def check_too_late(ctx: CheckContext) -> CheckResult:
+    """Emails dropped because the moment they were about passed while they waited (a paused or
+    failing sending, a long retry), counted by kind."""
+    by_kind = db.session.execute(
+        select(OutboxEmail.kind, func.count(OutboxEmail.id))
+        .where(OutboxEmail.agency_id == ctx.agency.id, OutboxEmail.status == "failed",
+               OutboxEmail.created_at >= ctx.now - WINDOW,
+               OutboxEmail.status_reason == reasons.TOO_LATE)
+        .group_by(OutboxEmail.kind).order_by(func.count(OutboxEmail.id).desc(), OutboxEmail.kind)).all()
+    base = dict(check="too_late", area="connection")
+    if not by_kind:
+        return CheckResult(**base, status=OK, title=_("No email was dropped as too late in the last 30 days"))
+    counts = ", ".join(f"{kinds.KINDS[kind]['title'] if kind in kinds.KINDS else kind}: {count}"
+                       for kind, count in by_kind)
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d emails were dropped as too late in the last 30 days (%(kinds)s)",
+                               count=sum(count for _kind, count in by_kind), kinds=counts),
+                       detail=_("They waited until the moment they were about had passed (a confirmation "
+                                "link's expiry, a payment time limit, a data deadline), usually while "
+                                "sending was paused or failing."),
+                       fix=_("Keep sending working: the checks above say why it failed, and the banner "
+                             "on every page says when it pauses."),
+                       link=_log_link(ctx, WINDOW, status="failed"))
 
 
 # 2. Templates --------------------------------------------------------------------------------
@@ -411,7 +436,7 @@ def check_outgoing_host(ctx: CheckContext) -> CheckResult:
                        detail=_("If the provider answers \"e-mail not saved\", it must allow sending from this host."))
 
 
-CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_templates,
+CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_too_late, check_templates,
           check_agency_address, check_admin_addresses, check_payment_address, check_spf, check_dkim,
           check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host)
 
