@@ -169,22 +169,29 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
 
     Nothing changed and the same summary as last time: a replayed event, nothing happens.
     """
+    # The revision is taken first, by one UPDATE ... RETURNING: it locks the order (PostgreSQL)
+    # or the database (SQLite) until the commit, so changes at once wait for each other, and
+    # each reads the order as the one before it left it. A read-then-write gave two changes
+    # the same revision, and the second its dedupe key, so the client never heard of it.
+    revision = db.session.execute(
+        update(Order).where(Order.agency_id == agency.id, Order.number == number)
+        .values(revision=Order.revision + 1).returning(Order.revision)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if revision is None:
+        db.session.rollback()
+        raise NotFound("number", "no such order")
     order = db.session.execute(
         db.select(Order).filter_by(agency_id=agency.id, number=number)
-        # Two changes at once must get two revisions (PostgreSQL; SQLite writes one at a time).
-        .with_for_update()).scalar_one_or_none()
-    if order is None:
-        raise NotFound("number", "no such order")
+        .execution_options(populate_existing=True)).scalar_one()
     changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
     if not changed and (not change_summary or change_summary == order.change_summary):
-        db.session.rollback()
+        db.session.rollback()  # and the revision with it
         return order
     for name, value in changed.items():
         setattr(order, name, value)
     offset = _offset_minutes(*(changes.get(name) for name in MOMENT_FIELDS))
     if offset is not None:
         order.utc_offset_minutes = offset
-    order.revision += 1
     order.change_summary = change_summary
     settings = settings_view(agency)
     reschedule(order, settings)
