@@ -5,11 +5,20 @@ import json
 import threading
 import urllib.request
 
+import pytest
+from redis import Redis
+
 from api_fixtures import ORDER, outbox
+from conftest import PASSWORD, free_port
+from webapp import notification_kinds as kinds
 from webapp.api.service import issue_token
 from webapp.extensions import db
+from webapp.mailtemplates.defaults import default_template
+from webapp.mailtemplates.service import find_template
 from webapp.models import Order
-from webapp.notification_kinds import ORDER_CHANGE
+from webapp.notification_kinds import ORDER_CHANGE, REGISTRATION_CONFIRMATION
+
+ANNA = {"login": "anna", "email": "anna@example.org", "name": "Анна Петрова"}
 
 
 def api_call(base_url: str, token: str, method: str, path: str, body: dict,
@@ -55,3 +64,86 @@ def test_changes_of_one_order_at_once_each_get_a_revision_and_an_email(live_serv
         sorted(f"order_change:{emails[0].dedupe_key.split(':')[1]}:{n}" for n in range(1, changes + 1))
     db.session.expire_all()
     assert db.session.execute(db.select(Order.revision)).scalar_one() == changes
+
+
+# 9. Requests that answered 500, a retry that answered 409 -----------------------------------
+
+DEEP = {"brackets": "{{ " + "(" * 3000 + "order_number" + ")" * 3000 + " }}",
+        "signs": "{{ " + "-" * 9000 + "1 }}",
+        "sums": "{{ " + " + ".join(["order_number"] * 1300) + " }}",
+        "filters": "{{ order_number" + "|trim" * 3000 + " }}"}
+
+
+@pytest.mark.parametrize("shape", DEEP)
+def test_a_deeply_nested_template_is_refused_naming_the_part(admin_client, agency, shape):
+    default = default_template(kinds.ORDER_CHANGE, "ru")
+    form = {"subject": default.subject, "body_text": DEEP[shape], "body_html": default.body_html}
+
+    preview = admin_client.post("/templates/order_change/ru/preview", data=form,
+                                headers={"HX-Request": "true"})
+    saved = admin_client.post("/templates/order_change/ru", data=form)
+
+    assert preview.status_code == 200
+    assert "Текст письма: выражение вложено слишком глубоко" in preview.get_data(as_text=True)
+    assert saved.status_code == 422
+    assert "Текст письма: выражение вложено слишком глубоко" in saved.get_data(as_text=True)
+    assert find_template(agency.id, kinds.ORDER_CHANGE, "ru").body_text == default.body_text
+
+
+@pytest.mark.parametrize("target", ["/%0d%0aSet-Cookie:%20stolen=1", "/email-log%0a",
+                                    "/%09/evil.example", "/\x00"])
+def test_a_control_character_in_next_falls_back_to_the_home_page(client, admin, target):
+    response = client.post(f"/sign-in?next={target}",
+                           data={"email": admin.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "stolen" not in str(response.headers)
+    assert client.get("/").status_code == 200  # signed in
+
+
+def test_a_retry_after_a_failure_past_the_commit_replays_the_first_answer(app, engine):
+    """The change is stored, then waking the sender fails (Redis is unreachable): the engine gets
+    a 500 and retries with the same key after a later change; it must get the first answer,
+    not a change of the order back to "issued" with one more email."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    redis = app.extensions["redis"]
+    app.extensions["redis"] = Redis(port=free_port(), socket_connect_timeout=1)  # nobody listens
+    try:
+        engine.post("/orders", ORDER)
+        failed = engine.patch("/orders/291205", {"status": "issued"}, key="change-1")
+    finally:
+        app.extensions["redis"] = redis
+    engine.patch("/orders/291205", {"status": "cancelled"}, key="change-2")
+    retried = engine.patch("/orders/291205", {"status": "issued"}, key="change-1")
+
+    assert failed.status_code == 500
+    assert retried.status_code == 200
+    assert retried.json["status"] == "issued" and retried.json["revision"] == 1
+    # The retry changed nothing: the order stays cancelled, the client got two emails.
+    assert [row.context["status"] for row in outbox(ORDER_CHANGE)] == ["issued", "cancelled"]
+
+
+def test_a_retry_of_a_registration_that_failed_past_the_commit_is_not_a_conflict(app, engine):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    redis = app.extensions["redis"]
+    app.extensions["redis"] = Redis(port=free_port(), socket_connect_timeout=1)
+    try:
+        # A registration queues its confirmation, then the wake fails.
+        failed = engine.post("/registrations", ANNA, key="reg-1")
+    finally:
+        app.extensions["redis"] = redis
+    retried = engine.post("/registrations", ANNA, key="reg-1")
+
+    assert failed.status_code == 500
+    assert retried.status_code == 201 and retried.json["login"] == "anna"
+    assert len(outbox(REGISTRATION_CONFIRMATION)) == 1
+
+
+def test_a_moment_out_of_range_in_the_orders_offset_is_answered_not_a_500(engine):
+    body = ORDER | {"payment_time_limit": "9999-12-31T23:00:00+00:00",
+                    "data_deadline": "9999-12-30T10:00:00+14:00"}
+    first = engine.post("/orders", body, key="far")
+    again = engine.post("/orders", body, key="far")
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json
+    assert first.json["payment_time_limit"] == "9999-12-31T23:00:00+00:00"

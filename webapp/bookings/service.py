@@ -1,4 +1,6 @@
 """Applying the booking engine's events and queueing the emails that follow, in one transaction."""
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +21,7 @@ from webapp.schedule.due import registration_expiry, reschedule
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
 LOGIN_TAKEN = "this login is already registered"
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
+_HELD_COMMIT = "bookings.commit_held"
 
 
 class BookingError(Exception):
@@ -160,7 +163,7 @@ def create_order(agency: Agency, number: str, client_email: str, client_name: st
                   utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
     reschedule(order, settings_view(agency))
     _insert([order], Conflict("number", "an order with this number exists"))
-    db.session.commit()
+    _commit_and_wake(agency.id, queued=False)
     return order
 
 
@@ -271,7 +274,26 @@ def _offset_minutes(*moments: datetime | None) -> int | None:
     return int(given[-1].utcoffset().total_seconds() // 60) if given else None
 
 
+@contextmanager
+def commit_held() -> Iterator[set[int]]:
+    """Apply events without committing them: the caller commits, with rows of its own (the
+    API's Idempotency-Key answer, so that a retry after any failure finds either the answer or
+    nothing done), then wakes the agencies of the set, whose emails were queued."""
+    woken: set[int] = set()
+    db.session.info[_HELD_COMMIT] = woken
+    try:
+        yield woken
+    finally:
+        db.session.info.pop(_HELD_COMMIT, None)
+
+
 def _commit_and_wake(agency_id: int, queued: bool = True) -> None:
+    held = db.session.info.get(_HELD_COMMIT)
+    if held is not None:
+        db.session.flush()
+        if queued:
+            held.add(agency_id)
+        return
     db.session.commit()
     if queued:
         wake(agency_id)
