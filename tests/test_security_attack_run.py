@@ -2,16 +2,21 @@
 once, live streams that held the site's threads, requests that answered 500, a retried
 Idempotency-Key answered 409, and a dev inbox that showed every agency's mail."""
 import json
+import re
 import threading
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 from redis import Redis
 
 from api_fixtures import ORDER, outbox
-from conftest import PASSWORD, free_port
+from conftest import PASSWORD, free_port, sign_in
+from outbox_helpers import point_agency_at, queue_confirmation
+from webapp import create_app
 from webapp import notification_kinds as kinds
 from webapp.api.service import issue_token
+from webapp.catcher.service import start_catcher
 from webapp.extensions import db
 from webapp.mailtemplates.defaults import default_template
 from webapp.mailtemplates.service import find_template
@@ -147,3 +152,45 @@ def test_a_moment_out_of_range_in_the_orders_offset_is_answered_not_a_500(engine
     assert first.status_code == again.status_code == 201
     assert again.json == first.json
     assert first.json["payment_time_limit"] == "9999-12-31T23:00:00+00:00"
+
+
+# 10. The dev inbox ---------------------------------------------------------------------------
+
+def test_the_dev_inbox_shows_each_agency_only_its_own_mail(app_config, agency, make_agency, make_user,
+                                                          admin, run_worker):
+    app_config["DEV_TOOLS"] = True
+    dev_app = create_app(app_config)
+    beta = make_agency("beta")
+    port = free_port()
+    catcher = start_catcher(app_config["MAIL_CATCHER_DIR"], port=port)
+    alpha_client, beta_client = dev_app.test_client(), dev_app.test_client()
+    sign_in(alpha_client, admin)
+    sign_in(beta_client, make_user(beta, admin=False))
+    try:
+        for each in (agency, beta):
+            point_agency_at(each, SimpleNamespace(port=port))
+            queue_confirmation(each, to=f"client@{each.slug}.example")
+        run_worker()
+        assert alpha_client.post("/mail-settings/test").status_code == 303  # alpha's test email
+        run_worker()
+    finally:
+        catcher.stop()
+
+    alpha_inbox = alpha_client.get("/dev/mail/").get_data(as_text=True)
+    beta_inbox = beta_client.get("/dev/mail/").get_data(as_text=True)
+    assert "client@alpha.example" in alpha_inbox and "Тестовое письмо" in alpha_inbox
+    assert "client@beta.example" not in alpha_inbox
+    assert "client@beta.example" in beta_inbox
+    assert "client@alpha.example" not in beta_inbox and "Тестовое письмо" not in beta_inbox
+
+    alpha_keys = re.findall(r'href="/dev/mail/([^"/]+)"', alpha_inbox)
+    [beta_key] = re.findall(r'href="/dev/mail/([^"/]+)"', beta_inbox)
+    assert len(alpha_keys) == 2
+    assert alpha_client.get(f"/dev/mail/{beta_key}").status_code == 404
+    assert beta_client.get(f"/dev/mail/{alpha_keys[0]}").status_code == 404
+    assert beta_client.get(f"/dev/mail/{beta_key}").status_code == 200
+
+    beta_client.post("/dev/mail/clear")  # "Delete all" deletes beta's mail only
+    assert "client@beta.example" not in beta_client.get("/dev/mail/").get_data(as_text=True)
+    assert len(re.findall(r'href="/dev/mail/([^"/]+)"',
+                          alpha_client.get("/dev/mail/").get_data(as_text=True))) == 2
