@@ -6,8 +6,9 @@ from flask import current_app, request
 
 
 def local_url(target: str | None, default: str) -> str:
+    # A control character (CR LF above all) cannot go into a Location header: the fallback.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not urlsplit(target).netloc:
+            and target.isprintable() and not urlsplit(target).netloc:
         return target
     return default
 

@@ -284,7 +284,10 @@ def order_json(order: Order) -> dict:
     zone = timezone(timedelta(minutes=order.utc_offset_minutes or 0))
 
     def moment(value: datetime | None) -> str | None:
-        return value.astimezone(zone).isoformat() if value else None
+        try:
+            return value.astimezone(zone).isoformat() if value else None
+        except OverflowError:  # 9999-12-31T23:00Z in the +14:00 of another moment: shown in UTC
+            return value.isoformat()
 
     return {"number": order.number, "client_email": order.client_email,
             "client_name": order.client_name, "status": order.status, "paid": order.paid,

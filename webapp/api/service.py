@@ -97,8 +97,8 @@ def release_key(agency_id: int, key: str) -> None:
 
 
 def _take_over(record: IdempotencyRecord) -> bool:
-    """Take the key of a request that died holding it; its committed effects, if any, make this
-    run answer 409 or change nothing, since every event is itself replay-safe."""
+    """Take the key of a request that died holding it: an event's effects are committed with its
+    answer (webapp/api/views.py), so the dead request left nothing and this run starts afresh."""
     now = utcnow()
     taken = db.session.execute(
         update(IdempotencyRecord)

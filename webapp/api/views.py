@@ -11,7 +11,8 @@ from webapp.api.service import (IdempotencyKeyBusy, IdempotencyKeyReused, agency
                                 request_fingerprint, token_status)
 from webapp.auth.access import admin_required
 from webapp.bookings import service as bookings
-from webapp.extensions import csrf
+from webapp.extensions import csrf, db
+from webapp.outbox.service import wake
 from webapp.tenancy import current_agency
 from webapp.urls import public_url
 
@@ -76,11 +77,18 @@ def _run_once(key: str, view, agency, payload, kwargs) -> tuple[dict, int]:
         status, body = stored
         return body, status
     try:
-        body, status = _run(view, agency, payload, kwargs)
+        # The answer is committed with the event's effects: a failure anywhere before leaves
+        # nothing done and the key free, a failure after leaves the answer to replay.
+        with bookings.commit_held() as agencies_to_wake:
+            body, status = _run(view, agency, payload, kwargs)
+            if status >= 400:
+                db.session.rollback()  # a refused event keeps nothing but its answer
+            remember_response(agency.id, key, status, body)
     except BaseException:
         release_key(agency.id, key)
         raise
-    remember_response(agency.id, key, status, body)
+    for agency_id in agencies_to_wake:
+        wake(agency_id)
     return body, status
 
 

@@ -1,4 +1,6 @@
 """Applying the booking engine's events and queueing the emails that follow, in one transaction."""
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +21,7 @@ from webapp.schedule.due import registration_expiry, reschedule
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
 LOGIN_TAKEN = "this login is already registered"
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
+_HELD_COMMIT = "bookings.commit_held"
 
 
 class BookingError(Exception):
@@ -160,7 +163,7 @@ def create_order(agency: Agency, number: str, client_email: str, client_name: st
                   utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
     reschedule(order, settings_view(agency))
     _insert([order], Conflict("number", "an order with this number exists"))
-    db.session.commit()
+    _commit_and_wake(agency.id, queued=False)
     return order
 
 
@@ -169,22 +172,29 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
 
     Nothing changed and the same summary as last time: a replayed event, nothing happens.
     """
+    # The revision is taken first, by one UPDATE ... RETURNING: it locks the order (PostgreSQL)
+    # or the database (SQLite) until the commit, so changes at once wait for each other, and
+    # each reads the order as the one before it left it. A read-then-write gave two changes
+    # the same revision, and the second its dedupe key, so the client never heard of it.
+    revision = db.session.execute(
+        update(Order).where(Order.agency_id == agency.id, Order.number == number)
+        .values(revision=Order.revision + 1).returning(Order.revision)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if revision is None:
+        db.session.rollback()
+        raise NotFound("number", "no such order")
     order = db.session.execute(
         db.select(Order).filter_by(agency_id=agency.id, number=number)
-        # Two changes at once must get two revisions (PostgreSQL; SQLite writes one at a time).
-        .with_for_update()).scalar_one_or_none()
-    if order is None:
-        raise NotFound("number", "no such order")
+        .execution_options(populate_existing=True)).scalar_one()
     changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
     if not changed and (not change_summary or change_summary == order.change_summary):
-        db.session.rollback()
+        db.session.rollback()  # and the revision with it
         return order
     for name, value in changed.items():
         setattr(order, name, value)
     offset = _offset_minutes(*(changes.get(name) for name in MOMENT_FIELDS))
     if offset is not None:
         order.utc_offset_minutes = offset
-    order.revision += 1
     order.change_summary = change_summary
     settings = settings_view(agency)
     reschedule(order, settings)
@@ -264,7 +274,26 @@ def _offset_minutes(*moments: datetime | None) -> int | None:
     return int(given[-1].utcoffset().total_seconds() // 60) if given else None
 
 
+@contextmanager
+def commit_held() -> Iterator[set[int]]:
+    """Apply events without committing them: the caller commits, with rows of its own (the
+    API's Idempotency-Key answer, so that a retry after any failure finds either the answer or
+    nothing done), then wakes the agencies of the set, whose emails were queued."""
+    woken: set[int] = set()
+    db.session.info[_HELD_COMMIT] = woken
+    try:
+        yield woken
+    finally:
+        db.session.info.pop(_HELD_COMMIT, None)
+
+
 def _commit_and_wake(agency_id: int, queued: bool = True) -> None:
+    held = db.session.info.get(_HELD_COMMIT)
+    if held is not None:
+        db.session.flush()
+        if queued:
+            held.add(agency_id)
+        return
     db.session.commit()
     if queued:
         wake(agency_id)

@@ -151,6 +151,11 @@ def compile_part(kind: str, part: str, source: str) -> Template:
         raise _problem(part, exc.message or str(exc), exc.lineno) from exc
     except ValueError as exc:  # a number literal too long for Python (int max str digits)
         raise _problem(part, str(exc)) from exc
+    except RecursionError as exc:
+        # Jinja parses, checks and compiles an expression recursively: thousands of nested
+        # brackets, signs, "not"s, "+"s or filters exhaust the stack long before the size cap.
+        raise _problem(part, _("an expression is nested too deeply: split it or simplify it.")) \
+            from exc
 
 
 def _render_part(part: str, template: Template, context: dict) -> str:
