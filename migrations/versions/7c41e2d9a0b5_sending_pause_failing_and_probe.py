@@ -1,7 +1,7 @@
 """sending pause: a "failing" state before a pause, the probe's backoff, the operator notice
 
 Revision ID: 7c41e2d9a0b5
-Revises: 5d2c0e7a9b31
+Revises: 7b4e1c9d2f60
 Create Date: 2026-12-05 12:15:00.000000
 
 """
@@ -13,7 +13,7 @@ import webapp.models.types
 
 # revision identifiers, used by Alembic.
 revision = '7c41e2d9a0b5'
-down_revision = '5d2c0e7a9b31'
+down_revision = '7b4e1c9d2f60'
 branch_labels = None
 depends_on = None
 

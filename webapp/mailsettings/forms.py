@@ -2,6 +2,7 @@
 import functools
 import ipaddress
 import re
+from types import SimpleNamespace
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -18,6 +19,7 @@ from wtforms.validators import Length, NumberRange, Optional, StopValidation, Va
 from webapp.mailsettings.presets import preset_for_host
 from webapp.mailsettings.service import stored_password_usable
 from webapp.text_rules import HEADER_BREAKING
+from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 
 # Every field a user edits, in page order; other capabilities link to these names (#password).
 FIELD_NAMES = (
@@ -27,7 +29,7 @@ FIELD_NAMES = (
 )
 # A field's message also depends on these fields' values (cross-field rules and warnings).
 DEPENDS_ON = {
-    "sender_address": ("host",),
+    "sender_address": ("host", "login", "agency_email"),
     "copies_email": ("agency_email",),
     "warn_from_minutes": ("warn_to_minutes",),
     "password": ("remove_password",),
@@ -369,6 +371,10 @@ class MailSettingsForm(FlaskForm):
             if field.data and preset and not preset.sender_address_allowed:
                 found.append(_("%(provider)s does not accept a different sender address: leave it "
                                "empty.", provider=preset.name))
+            if self._sender() is None:
+                found.append(_("there is no address to send from: fill in the sender address, a "
+                               "login that is an email address, or the agency email. Until then "
+                               "nothing is sent."))
         elif name == "agency_email" and not field.data:
             found.append(_("without it the test email and the agency's notifications have nowhere "
                            "to go."))
@@ -379,7 +385,23 @@ class MailSettingsForm(FlaskForm):
             preset = preset_for_host(self.host.data)
             if preset:
                 return [str(preset.note)]
+        if name == "sender_address" and not self.sender_address.errors and (sender := self._sender()):
+            return [_("Emails go out from %(address)s.", address=sender.address)]
         return []
+
+    def _sender(self):
+        """Who mail would come from with these values (message.sender_identity, the one rule);
+        None when no value gives an address. Fields with errors count as empty."""
+        def value(name):
+            field = self[name]
+            return "" if field.errors or not isinstance(field.data, str) else field.data
+        values = SimpleNamespace(host=value("host"), login=value("login"), sender_name="",
+                                 sender_address=value("sender_address"),
+                                 agency_email=value("agency_email"))
+        try:
+            return sender_identity(values)
+        except NoSenderAddress:
+            return None
 
     # --- between form data and domain values ----------------------------------------------
 

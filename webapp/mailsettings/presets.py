@@ -14,17 +14,21 @@ class Preset:
     note: str
     # Mail.ru rejects a From that differs from the login (seed, S2): the sender address must stay empty.
     sender_address_allowed: bool = True
+    # The envelope sender (MAIL FROM) must be the mailbox logged in as: "553 5.7.1 Sender address
+    # rejected: not owned by auth user" otherwise.
+    envelope_is_login: bool = False
 
 
 PRESETS = (
     Preset("yandex", _l("Yandex"), "smtp.yandex.ru", 465, "tls",
            _l("Yandex accepts only an app password here: create one in Yandex ID → Security → "
-              "App passwords (type \"Mail\"), and allow mail programs in the mailbox settings.")),
+              "App passwords (type \"Mail\"), and allow mail programs in the mailbox settings."),
+           envelope_is_login=True),
     Preset("mailru", "Mail.ru", "smtp.mail.ru", 465, "tls",
            _l("Mail.ru accepts only an app password (mailbox settings → Security → Passwords for "
               "external applications). Mail.ru does not accept a different sender address: leave "
               "\"Sender address\" empty."),
-           sender_address_allowed=False),
+           sender_address_allowed=False, envelope_is_login=True),
     Preset("rambler", _l("Rambler"), "smtp.rambler.ru", 465, "tls",
            _l("Rambler: allow access to the mailbox from mail programs in the mailbox settings; "
               "the login is the full address.")),

@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.models import Agency, MailSettings, MailSettingsChange, User
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.guard import ascii_host
+from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 
 # What a save may change besides the password; agency_email lives on the agency itself.
 SETTING_NAMES = (
@@ -154,17 +155,25 @@ def history(agency_id: int, limit: int = 20) -> list[MailSettingsChange]:
 def smtp_settings_for(agency_id: int) -> SmtpSettings:
     """How jobs reach the agency's SMTP server: the only place the password is decrypted.
 
-    Raises MailNotConfigured without a server or port, MailSecretError if no key decrypts it."""
+    Raises MailNotConfigured without a server or port or without an address to send from
+    (message.sender_identity), MailSecretError if no key decrypts the password."""
     row = _row(agency_id)
     if not row.host or not row.port:
         raise MailNotConfigured(f"agency {agency_id} has no SMTP server configured")
     password = mail_secrets.decrypt(row.password_encrypted) if row.password_encrypted else ""
     config = current_app.config
-    return SmtpSettings(
+    settings = SmtpSettings(
         host=row.host, port=row.port, security=row.security, login=row.login, password=password,
         sender_address=row.sender_address, sender_name=row.sender_name,
+        agency_email=db.session.get(Agency, agency_id).email or "",
         ehlo_name=config.get("MAIL_EHLO_NAME"),
         allow_private=bool(config.get("MAIL_ALLOW_PRIVATE_HOSTS")))
+    try:
+        sender_identity(settings)
+    except NoSenderAddress as problem:
+        # Sending now would need a recipient's address in From: wait for the settings instead.
+        raise MailNotConfigured(f"agency {agency_id}: {problem}") from None
+    return settings
 
 
 def rotate_passwords() -> tuple[int, list[str]]:

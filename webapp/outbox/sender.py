@@ -328,7 +328,7 @@ def _envelope(outgoing: _Outgoing, settings, copies: str) -> Envelope:
     to_address = outgoing.row.to_address
     # Copies (S9) are an extra envelope recipient: the client's headers never show them.
     recipients = (to_address,) + ((copies,) if copies and copies != to_address else ())
-    return Envelope(outgoing.message, envelope_sender(settings, to_address), recipients)
+    return Envelope(outgoing.message, envelope_sender(settings), recipients)
 
 
 def _send_one(session: SmtpSession, outgoing: _Outgoing, envelope: Envelope,

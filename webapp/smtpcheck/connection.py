@@ -35,6 +35,8 @@ class SmtpSettings:
     password: str = field(default="", repr=False)
     sender_address: str = ""
     sender_name: str = ""
+    # The agency's own address: the From of last resort (message.sender_identity), never a recipient's.
+    agency_email: str = ""
     timeout: float = 15.0
     ca_file: str | None = None
     ehlo_name: str | None = None

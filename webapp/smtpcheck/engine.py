@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from email.message import EmailMessage
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSettings, Step, open_session
 from webapp.smtpcheck.hints import Hint
-from webapp.smtpcheck.message import build_test_message, envelope_sender
+from webapp.smtpcheck.message import build_test_message, envelope_sender, settings_for_test_email
 
 __all__ = ["SmtpSettings", "Step", "TestResult", "run_test"]
 
@@ -51,10 +51,11 @@ def run_test(
         if on_step is not None:
             on_step(step)
 
+    settings = settings_for_test_email(settings, to_address)
     message = message or build_test_message(settings, to_address, language)
     try:
         with open_session(settings, on_step=record) as session:
-            session.send(Envelope(message, envelope_sender(settings, to_address), [to_address]))
+            session.send(Envelope(message, envelope_sender(settings), [to_address]))
     except SmtpError as error:
         return TestResult(ok=False, steps=steps, failed_step=error.step, hint=error.hint)
     return TestResult(ok=True, steps=steps, failed_step=None, hint=None)

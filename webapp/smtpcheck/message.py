@@ -10,11 +10,13 @@ from datetime import datetime, timezone
 from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
+from dataclasses import dataclass, replace
 from email.utils import format_datetime, localtime, make_msgid, quote
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
+from webapp.mailsettings.presets import preset_for_host
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.guard import ascii_host
 from webapp.smtpcheck.wire import READY
@@ -40,12 +42,55 @@ def _refuse_header_breaks(**values: str) -> None:
             raise UnsafeHeader(f"the {name} holds a control character")
 
 
-def envelope_sender(settings: SmtpSettings, to_address: str) -> str:
-    """The address the message comes from: the sender address, else the login mailbox, else the agency's own."""
-    for candidate in (settings.sender_address, settings.login):
+class NoSenderAddress(ValueError):
+    """No setting gives an address to send from: the sender address and the agency email are
+    empty and the login is not an address. Mail would have to claim to come from its recipient."""
+
+
+@dataclass(frozen=True)
+class SenderIdentity:
+    """Who a message comes from, decided once for the test email, notifications, the template
+    preview and the troubleshooting checks alike."""
+
+    address: str  # the header From
+    name: str
+    envelope: str  # MAIL FROM: the login mailbox where the provider requires it, else `address`
+    source: str  # the setting `address` comes from: sender_address, login or agency_email
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].strip().lower().rstrip(".")
+
+
+def sender_identity(settings) -> SenderIdentity:
+    """The one rule: From is the sender address, else the login when it is an address, else the
+    agency's own address; never a recipient's. `settings` is anything with host, login,
+    sender_address, sender_name and agency_email (SmtpSettings, the settings page's view or form).
+
+    Raises NoSenderAddress when none of them is an address."""
+    login = (settings.login or "").strip()
+    for source, candidate in (("sender_address", settings.sender_address), ("login", login),
+                              ("agency_email", settings.agency_email)):
+        candidate = (candidate or "").strip()
         if "@" in candidate:
-            return candidate.strip()
-    return to_address.strip()  # a relay that needs no login and no sender address set
+            break
+    else:
+        raise NoSenderAddress("no sender address, login address or agency email to send from")
+    envelope = candidate
+    if "@" in login and (preset := preset_for_host(settings.host)) and preset.envelope_is_login:
+        envelope = login  # "553 Sender address rejected: not owned by auth user" otherwise
+    return SenderIdentity(address=candidate, name=(settings.sender_name or "").strip(),
+                          envelope=envelope, source=source)
+
+
+def envelope_sender(settings: SmtpSettings) -> str:
+    return sender_identity(settings).envelope
+
+
+def settings_for_test_email(settings: SmtpSettings, to_address: str) -> SmtpSettings:
+    """The test email goes to the agency's own address (the page's agency email, the CLI's --to):
+    without an agency email in the settings, that is the address the sender falls back on."""
+    return settings if settings.agency_email else replace(settings, agency_email=to_address)
 
 
 def _address(display_name: str, addr_spec: str) -> str:
@@ -119,21 +164,21 @@ def _boundary(*texts: str) -> str:
 def compose_message(
     settings: SmtpSettings, to_address: str, subject: str, text: str, html: str | None = None
 ) -> EmailMessage:
-    """A message from the agency's sender to one address; with html, a text/HTML alternative.
+    """A message from the agency's sender (sender_identity) to one address; with html, a
+    text/HTML alternative. Raises NoSenderAddress when the settings give nobody to send from.
 
     Headers are stored ready-encoded with set_raw: headerregistry's parse and refold of every
     header cost ~0.8 ms a message, more than the SMTP exchange itself (docs/PERFORMANCE.md).
     """
-    sender = envelope_sender(settings, to_address)
-    # The values as they go into the headers (stripped, as below).
-    _refuse_header_breaks(sender_name=settings.sender_name.strip(), sender_address=sender,
+    sender = sender_identity(settings)
+    _refuse_header_breaks(sender_name=sender.name, sender_address=sender.address,
                           to_address=to_address.strip(), subject=subject)
     message = EmailMessage(policy=READY)
-    message.set_raw("From", _address(settings.sender_name.strip(), sender))
+    message.set_raw("From", _address(sender.name, sender.address))
     message.set_raw("To", _address("", to_address.strip()))
     message.set_raw("Subject", _header_text("Subject", subject))
     message.set_raw("Date", _date_header(int(time.time())))
-    message.set_raw("Message-ID", make_msgid(domain=ascii_host(sender.rpartition("@")[2])))
+    message.set_raw("Message-ID", make_msgid(domain=ascii_host(sender.domain)))
     message.set_raw("MIME-Version", "1.0")
     if html is None:
         return _set_text(message, text, "plain")
@@ -145,6 +190,7 @@ def compose_message(
 
 def build_test_message(settings: SmtpSettings, to_address: str, language: str = "ru") -> EmailMessage:
     """The test message to the agency's own address, in the agency's language (Russian by default)."""
+    settings = settings_for_test_email(settings, to_address)
     translations = _translations(language if language in LANGUAGES else "ru")
     body = translations.gettext(
         "This is a test email from the mail settings page. If you are reading it, "

@@ -6,9 +6,11 @@ from flask_login import current_user, login_required
 from webapp.auth.access import admin_required
 from webapp.event_streams import read_events, sse_response
 from webapp.extensions import db
+from webapp.mailsettings.service import settings_view
 from webapp.models import TestRun
 from webapp.smtpcheck.service import (TestRunRefused, events_key, run_hint, start_test_run,
                                       test_email_status)
+from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 from webapp.smtpcheck.steps import STEP_TITLES
 
 bp = Blueprint("smtpcheck", __name__, url_prefix="/mail-settings/test")
@@ -18,6 +20,15 @@ bp = Blueprint("smtpcheck", __name__, url_prefix="/mail-settings/test")
 def current_test_email_status():
     """For the panel included in the mail-settings page."""
     return test_email_status(current_user.agency_id)
+
+
+@bp.app_template_global("mail_sender")
+def current_mail_sender():
+    """Who the agency's mail comes from, for the template preview; None when nobody can be."""
+    try:
+        return sender_identity(settings_view(current_user.agency))
+    except NoSenderAddress:
+        return None
 
 
 def _own_run(run_id: str) -> TestRun:

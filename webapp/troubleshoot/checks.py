@@ -16,6 +16,7 @@ from webapp.models.types import utcnow
 from webapp.outbox import reasons
 from webapp.outbox.sender import current_pause
 from webapp.smtpcheck.hints import default_ehlo_name, hint_for
+from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 from webapp.smtpcheck.service import last_run, run_hint
 from webapp.troubleshoot.dnsrecords import DnsUnavailable, TxtLookup
 
@@ -298,11 +299,28 @@ def check_payment_address(ctx: CheckContext) -> CheckResult:
 # 4. Spam and format --------------------------------------------------------------------------
 
 def sender_domain(settings: SettingsView) -> str | None:
-    """The domain in From: the sender address, else the login mailbox (as the message is built)."""
-    for address in (settings.sender_address, settings.login):
-        if "@" in (address or ""):
-            return address.rpartition("@")[2].strip().lower().rstrip(".")
-    return None
+    """The domain in From, by the rule every message is built with (message.sender_identity)."""
+    try:
+        return sender_identity(settings).domain
+    except NoSenderAddress:
+        return None
+
+
+def check_sender_identity(ctx: CheckContext) -> CheckResult:
+    """Who notifications come from; a configuration that gives no address to send from."""
+    base = dict(check="sender_identity", area="addresses")
+    try:
+        sender = sender_identity(ctx.settings)
+    except NoSenderAddress:
+        return CheckResult(**base, status=PROBLEM, title=_("There is no address to send from"),
+                           detail=_("The sender address and the agency email are empty and the login is not an email address: an email would have to claim to come from its own recipient, so nothing is sent."),
+                           fix=_("Fill in the sender address, or the agency email, or the login as the full mailbox address."),
+                           link=_settings_link("sender_address"))
+    source = {"sender_address": _("the sender address"), "login": _("the login"),
+              "agency_email": _("the agency email")}[sender.source]
+    return CheckResult(**base, status=OK, title=_("Emails go out from %(address)s", address=sender.address),
+                       detail=_("Taken from %(source)s; the envelope sender is %(envelope)s.",
+                                source=source, envelope=sender.envelope))
 
 
 def _no_sender(base: dict) -> CheckResult:
@@ -437,7 +455,8 @@ def check_outgoing_host(ctx: CheckContext) -> CheckResult:
 
 
 CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_too_late, check_templates,
-          check_agency_address, check_admin_addresses, check_payment_address, check_spf, check_dkim,
+          check_agency_address, check_sender_identity, check_admin_addresses, check_payment_address, check_spf,
+          check_dkim,
           check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host)
 
 AREAS = {

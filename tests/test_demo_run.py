@@ -1,0 +1,63 @@
+"""`./run`'s demo works as the README says, with no edits: its test email passes and a client's
+registration reaches the local catcher, to be confirmed from there."""
+import re
+
+import pytest
+
+from fixtures_smtp import free_port
+from webapp.catcher.service import list_caught, start_catcher
+from webapp.extensions import db
+from webapp.models import SendingPause, TestRun
+
+
+@pytest.fixture
+def demo(app_config, app, tmp_path):
+    """What `./run` does before serving: `flask demo --catcher-port P` and `flask catcher --port P`
+    (the command itself, not a copy of its settings), with the site's DEV_TOOLS on."""
+    app.config["DEV_TOOLS"] = True
+    app.instance_path = str(tmp_path)  # the command keeps the admin's password in instance/
+    port = free_port()
+    catcher = start_catcher(app.config["MAIL_CATCHER_DIR"], port=port)
+    result = app.test_cli_runner().invoke(args=["demo", "--catcher-port", str(port)])
+    assert result.exit_code == 0, result.output
+    email, password = re.search(r"sign in as (\S+) with the password (\S+)", result.output).groups()
+    yield email, password
+    catcher.stop()
+
+
+def caught():
+    from flask import current_app
+    return list_caught(current_app.config["MAIL_CATCHER_DIR"])
+
+
+def test_the_demo_test_email_passes_and_sending_is_not_paused(demo, client, run_worker):
+    email, password = demo
+    assert client.post("/sign-in", data={"email": email, "password": password}).status_code == 302
+
+    started = client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    assert started.status_code == 200
+    run_worker()
+
+    run = db.session.execute(db.select(TestRun)).scalar_one()
+    assert run.ok is True, (run.hint_code, run.steps)
+    assert db.session.execute(db.select(SendingPause)).scalar_one_or_none() is None
+    [test_email] = caught()
+    assert "office@demo.example" in test_email.envelope_to
+
+
+def test_the_readme_registration_walk_through_delivers_and_confirms(demo, client, run_worker):
+    registered = client.post("/register/demo", data={"login": "anna", "email": "anna@client.example",
+                                                     "name": "Анна"})
+    assert registered.status_code == 200
+    run_worker()
+
+    [confirmation] = caught()
+    assert "anna@client.example" in confirmation.envelope_to
+    assert "office@demo.example" in confirmation.sender and "client.example" not in confirmation.sender
+    link = re.search(r"https?://\S+/confirm/\S+", confirmation.text).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    page = client.get("/" + path)
+    assert page.status_code == 200
+    token_form = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    done = client.post("/" + path, data={"csrf_token": token_form.group(1)} if token_form else {})
+    assert done.status_code == 200
