@@ -5,9 +5,9 @@ import re
 import pytest
 
 from fixtures_smtp import free_port
-from webapp.catcher.service import list_caught, start_catcher
+from webapp.catcher.service import caught_ids_of, list_caught, start_catcher
 from webapp.extensions import db
-from webapp.models import SendingPause, TestRun
+from webapp.models import Agency, SendingPause, TestRun
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def demo(app_config, app, tmp_path):
 
 def caught():
     from flask import current_app
-    return list_caught(current_app.config["MAIL_CATCHER_DIR"])
+    # The dev inbox shows an agency only its own mail; the demo is the one agency here.
+    agency = db.session.execute(db.select(Agency)).scalar_one()
+    return list_caught(current_app.config["MAIL_CATCHER_DIR"], caught_ids_of(agency.id))
 
 
 def test_the_demo_test_email_passes_and_sending_is_not_paused(demo, client, run_worker):
