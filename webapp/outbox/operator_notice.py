@@ -40,6 +40,8 @@ def tell_admins(agency_id: int) -> bool:
                                                          User.is_admin.is_(True))
                                 .order_by(User.id)).scalars().all()
     if not admins:
+        # Unmarked, so an admin added during this pause is told by the next pausing failure.
+        _unmark(pause)
         return False
     message = notice_message(agency, pause, operator.sender_address, admins)
     settings = SmtpSettings(host=operator.host, port=operator.port, security=operator.security,
@@ -52,13 +54,17 @@ def tell_admins(agency_id: int) -> bool:
         with open_session(settings) as session:
             session.send(Envelope(message, operator.sender_address, tuple(admins)))
     except SmtpError as error:
-        db.session.execute(update(SendingPause).where(SendingPause.id == pause.id)
-                           .values(admins_told_at=None))
-        db.session.commit()
+        _unmark(pause)
         log.warning("operator channel %s:%s failed at %s: %s", operator.host, operator.port,
                     error.step, error.reply)
         raise RuntimeError(f"operator channel {operator.host}:{operator.port}: {error}") from None
     return True
+
+
+def _unmark(pause: SendingPause) -> None:
+    db.session.execute(update(SendingPause).where(SendingPause.id == pause.id)
+                       .values(admins_told_at=None))
+    db.session.commit()
 
 
 def notice_message(agency: Agency, pause: SendingPause, sender: str,

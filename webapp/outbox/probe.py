@@ -1,8 +1,8 @@
-"""The probe of a paused agency's settings (connect, TLS, AUTH, no message): on a backoff from the
+"""The probe of a paused agency's settings (connect, TLS, AUTH, MAIL FROM, no message): on a backoff from the
 scheduler's tick, and at once when the connection settings are saved; its success resumes sending."""
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue
@@ -12,6 +12,7 @@ from webapp.models import SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox.sender import PROBE_BACKOFF, current_failure, resume
 from webapp.smtpcheck.connection import SmtpError, open_session
+from webapp.smtpcheck.message import envelope_sender
 
 # Settings a probe can tell about: a save that changes one of them probes at once.
 CONNECTION_FIELDS = frozenset({"host", "port", "security", "login", "password"})
@@ -26,14 +27,17 @@ def probe_paused(now: datetime) -> int:
     Claimed with a compare-and-set on the moment read, so two ticks at once queue one probe."""
     due = db.session.execute(
         select(SendingPause.agency_id, SendingPause.retry_at, SendingPause.probes)
-        .where(SendingPause.state == "paused", SendingPause.retry_at <= now)).all()
+        .where(SendingPause.state == "paused",
+               # A pause from before probes existed has no moment: probe it now.
+               or_(SendingPause.retry_at.is_(None), SendingPause.retry_at <= now))).all()
     claimed = []
     for agency_id, retry_at, probes in due:
         wait = PROBE_BACKOFF[min(probes + 1, len(PROBE_BACKOFF) - 1)]
         if db.session.execute(
                 update(SendingPause)
                 .where(SendingPause.agency_id == agency_id, SendingPause.state == "paused",
-                       SendingPause.retry_at == retry_at)
+                       SendingPause.retry_at.is_(None) if retry_at is None
+                       else SendingPause.retry_at == retry_at)
                 .values(retry_at=now + wait, probes=probes + 1)
                 .execution_options(synchronize_session=False)).rowcount:
             claimed.append(agency_id)
@@ -64,7 +68,8 @@ def _queue_probe(agency_id: int) -> None:
 
 
 def probe(agency_id: int) -> bool:
-    """Connect, encrypt and log in with the agency's saved settings, send nothing, and QUIT;
+    """Connect, encrypt, log in and name the sender with the agency's saved settings, send
+    nothing, and QUIT;
     resume sending if that works, else keep the server's answer as the reason. True if resumed.
     Running it twice changes nothing the second time."""
     if current_failure(agency_id) is None:
@@ -74,8 +79,8 @@ def probe(agency_id: int) -> bool:
     except (MailNotConfigured, MailSecretError):
         return False  # still incomplete: the pause's reason already says so
     try:
-        with open_session(settings):
-            pass
+        with open_session(settings) as session:
+            session.try_sender(envelope_sender(settings))
     except SmtpError as error:
         db.session.execute(update(SendingPause).where(SendingPause.agency_id == agency_id)
                            .values(hint_code=error.hint.code, reply=error.reply or ""))

@@ -503,10 +503,6 @@ def current_failure(agency_id: int) -> SendingPause | None:
     return db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
 
 
-def is_paused(agency_id: int) -> bool:
-    return current_pause(agency_id) is not None
-
-
 def record_failure(agency_id: int, hint_code: str | None, reply: str, *,
                    rows: list[OutboxEmail] = (), now: datetime | None = None) -> str:
     """A failure every email would repeat; returns the agency's state after it, "failing" or

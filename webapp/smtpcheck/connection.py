@@ -370,6 +370,14 @@ class SmtpSession:
         """Whether the connection is still up, so a batch can go on with its next message."""
         return self._client.sock is not None
 
+    def try_sender(self, envelope_from: str) -> None:
+        """MAIL FROM then RSET, no message: a probe's last step. Some refusals that pause
+        sending show only here (authentication or encryption required, the sender not the
+        login's), so a probe that stopped at AUTH would resume sending that fails again."""
+        address = _envelope_address(envelope_from)
+        self._recorder.run("mail_from", lambda: self._client.mail(address), expect=(250,))
+        self._reset_quietly()
+
     @property
     def _owes_text(self) -> bool:
         """Whether the server may be reading message text: an RSET or QUIT now would become
