@@ -2,7 +2,7 @@
 scheduler's tick, and at once when the connection settings are saved; its success resumes sending."""
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue
@@ -10,7 +10,8 @@ from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
 from webapp.models import SendingPause
 from webapp.models.types import utcnow
-from webapp.outbox.sender import PROBE_BACKOFF, current_failure, resume
+from webapp.outbox.sender import (CONFIRM_AFTER, PROBE_BACKOFF, current_failure, record_failure,
+                                  repeats_for_every_email, resume)
 from webapp.smtpcheck.connection import SmtpError, open_session
 
 # Settings a probe can tell about: a save that changes one of them probes at once.
@@ -21,20 +22,28 @@ PROBE_JOB_TIMEOUT = 300
 
 def probe_paused(now: datetime) -> int:
     """The tick's rule: queue a probe for each paused agency whose next probe is due, and move
-    that moment along the backoff. Returns how many were queued.
+    that moment along the backoff; also for a failing agency whose confirming attempt never came
+    (nothing was left to send), so it does not show as failing for ever. Returns how many were
+    queued.
 
     Claimed with a compare-and-set on the moment read, so two ticks at once queue one probe."""
     due = db.session.execute(
-        select(SendingPause.agency_id, SendingPause.retry_at, SendingPause.probes)
-        .where(SendingPause.state == "paused", SendingPause.retry_at <= now)).all()
+        select(SendingPause.agency_id, SendingPause.state, SendingPause.retry_at,
+               SendingPause.probes)
+        .where(or_(and_(SendingPause.state == "paused", SendingPause.retry_at <= now),
+                   and_(SendingPause.state == "failing",
+                        SendingPause.retry_at <= now - CONFIRM_AFTER)))).all()
     claimed = []
-    for agency_id, retry_at, probes in due:
-        wait = PROBE_BACKOFF[min(probes + 1, len(PROBE_BACKOFF) - 1)]
+    for agency_id, state, retry_at, probes in due:
+        # A failing agency's moment stays past (its sending must not be held again); the next
+        # such probe, if this one changes nothing, CONFIRM_AFTER later.
+        next_at = now + PROBE_BACKOFF[min(probes + 1, len(PROBE_BACKOFF) - 1)] \
+            if state == "paused" else retry_at + CONFIRM_AFTER
         if db.session.execute(
                 update(SendingPause)
-                .where(SendingPause.agency_id == agency_id, SendingPause.state == "paused",
+                .where(SendingPause.agency_id == agency_id, SendingPause.state == state,
                        SendingPause.retry_at == retry_at)
-                .values(retry_at=now + wait, probes=probes + 1)
+                .values(retry_at=next_at, probes=probes + 1)
                 .execution_options(synchronize_session=False)).rowcount:
             claimed.append(agency_id)
     db.session.commit()
@@ -67,7 +76,8 @@ def probe(agency_id: int) -> bool:
     """Connect, encrypt and log in with the agency's saved settings, send nothing, and QUIT;
     resume sending if that works, else keep the server's answer as the reason. True if resumed.
     Running it twice changes nothing the second time."""
-    if current_failure(agency_id) is None:
+    failure = current_failure(agency_id)
+    if failure is None:
         return False
     try:
         settings = smtp_settings_for(agency_id)
@@ -77,8 +87,11 @@ def probe(agency_id: int) -> bool:
         with open_session(settings):
             pass
     except SmtpError as error:
-        db.session.execute(update(SendingPause).where(SendingPause.agency_id == agency_id)
-                           .values(hint_code=error.hint.code, reply=error.reply or ""))
-        db.session.commit()
+        if failure.state == "failing" and (repeats_for_every_email(error) or not error.temporary):
+            record_failure(agency_id, error.hint.code, error.reply)  # confirmed: pauses
+        else:
+            db.session.execute(update(SendingPause).where(SendingPause.agency_id == agency_id)
+                               .values(hint_code=error.hint.code, reply=error.reply or ""))
+            db.session.commit()
         return False
     return resume(agency_id)
