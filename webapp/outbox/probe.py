@@ -1,7 +1,9 @@
 """The probe of a paused agency's settings (connect, TLS, AUTH, no message): on a backoff from the
 scheduler's tick, and at once when the connection settings are saved; its success resumes sending."""
+import logging
 from datetime import datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy import and_, or_, select, update
 
 from webapp.extensions import db
@@ -13,6 +15,8 @@ from webapp.models.types import utcnow
 from webapp.outbox.sender import (CONFIRM_AFTER, PROBE_BACKOFF, current_failure, record_failure,
                                   repeats_for_every_email, resume)
 from webapp.smtpcheck.connection import SmtpError, open_session
+
+log = logging.getLogger(__name__)
 
 # Settings a probe can tell about: a save that changes one of them probes at once.
 CONNECTION_FIELDS = frozenset({"host", "port", "security", "login", "password"})
@@ -62,7 +66,12 @@ def probe_after_save(agency_id: int, changed: list[str]) -> bool:
                                                   SendingPause.state == "paused")
                        .values(retry_at=utcnow() + PROBE_BACKOFF[0], probes=0))
     db.session.commit()
-    _queue_probe(agency_id)
+    try:
+        _queue_probe(agency_id)
+    except RedisError:
+        # The settings are saved; the tick's probe tries them within PROBE_BACKOFF[0].
+        log.warning("could not queue the probe of agency %s's new settings", agency_id, exc_info=True)
+        return False
     return True
 
 

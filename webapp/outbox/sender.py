@@ -500,7 +500,11 @@ def current_pause(agency_id: int) -> SendingPause | None:
 
 def current_failure(agency_id: int) -> SendingPause | None:
     """The agency's failing (waiting for the confirming attempt) or paused state, if any."""
-    return db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    return db.session.execute(_FAILURE_OF_AGENCY, {"agency_id": agency_id}).scalar_one_or_none()
+
+
+# Built once: every page of a signed-in user asks it, for the banner.
+_FAILURE_OF_AGENCY = select(SendingPause).where(SendingPause.agency_id == bindparam("agency_id"))
 
 
 def is_paused(agency_id: int) -> bool:
