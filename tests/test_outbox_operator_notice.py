@@ -2,8 +2,8 @@
 operator's own server (OPERATOR_SMTP_URL), once per pause, with no secret in it."""
 import base64
 import email
-import email.policy
 import logging
+from email import policy
 from urllib.parse import quote
 
 import pytest
@@ -58,9 +58,13 @@ def test_a_pause_emails_the_agencys_admins_through_the_operators_server(
     [notice] = operator_server.handler.received
     assert notice.rcpt_tos == [admin.email]
     assert notice.mail_from == "alerts@console.example"
-    message = email.message_from_bytes(notice.content, policy=email.policy.default)
-    assert message["Subject"] and "Alpha" in message.get_body().get_content()
-    assert secrets_in(notice.content) == []
+    message = email.message_from_bytes(notice.content, policy=policy.default)
+    body = message.get_content()
+    assert message["Subject"] == "Отправка писем агентства «Alpha» приостановлена"
+    assert "Отправка уведомлений клиентам агентства «Alpha» приостановлена" in body
+    assert "Логин или пароль не приняты" in body and "5.7.8 Username and Password" in body
+    assert "Писем ждут отправки: 1." in body
+    assert secrets_in(notice.content) == [] and secrets_in(body.encode()) == []
     assert operator_server.handler.auth_attempts == [("PLAIN", "alerts@console.example")]
 
 

@@ -7,6 +7,7 @@ import pytest
 from mailsettings_data import valid_form
 from outbox_helpers import minutes_pass, point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
+from webapp.extensions import db
 from webapp.models.types import utcnow
 from webapp.outbox.sender import CONFIRM_AFTER, current_failure, current_pause, send_due
 from webapp.schedule.service import tick
@@ -158,3 +159,36 @@ def test_saving_settings_that_still_fail_keeps_the_pause(agency, admin_client, s
     assert current_pause(agency.id).hint_code == "auth_failed"
     assert reload(row).status == "queued"
     assert len(server.handler.auth_attempts) == 3
+
+
+def test_a_failing_agency_with_nothing_left_to_send_is_probed_instead(agency, smtp_server,
+                                                                       run_worker):
+    server = login_server(smtp_server, refusals=1)
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+    row.status = "skipped"  # withdrawn: the order changed
+    db.session.commit()
+    minutes_pass(agency)
+    assert tick(utcnow())["probe_paused_sending"] == 0  # its confirming attempt may still come
+
+    minutes_pass(agency)
+    assert tick(utcnow())["probe_paused_sending"] == 1
+    run_worker()
+
+    assert current_failure(agency.id) is None
+
+
+def test_a_failing_agencys_probe_refused_again_pauses(agency, smtp_server, run_worker):
+    server = login_server(smtp_server, refusals=5)
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+    row.status = "skipped"
+    db.session.commit()
+    minutes_pass(agency, 2 * CONFIRM_AFTER)
+
+    assert tick(utcnow())["probe_paused_sending"] == 1
+    run_worker()
+
+    assert current_pause(agency.id).hint_code == "auth_failed"

@@ -368,7 +368,7 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
         _unknown(row, reasons.CONNECTION_LOST_AFTER_DATA, utcnow() + UNKNOWN_RESEND_AFTER)
         report.unknown += 1
         return False
-    if _repeats_for_every_email(error):
+    if repeats_for_every_email(error):
         _settings_failed(row.agency_id, [row], error, report)
         return False
     _retry_or_fail(row, error.code, error.reply, error.hint.code, temporary=error.temporary,
@@ -380,7 +380,7 @@ def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError
                        report: SendReport) -> None:
     # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
     # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
-    if _repeats_for_every_email(error) or not error.temporary:
+    if repeats_for_every_email(error) or not error.temporary:
         _settings_failed(agency_id, rows, error, report)
         return
     for row in rows:
@@ -389,7 +389,7 @@ def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError
     db.session.commit()
 
 
-def _repeats_for_every_email(error: SmtpError) -> bool:
+def repeats_for_every_email(error: SmtpError) -> bool:
     # A 4xx is trouble the server expects to pass (RFC 5321 4.2.1): each email retries on its
     # own backoff, and sending never pauses for it.
     if error.code is not None and 400 <= error.code < 500:
@@ -500,7 +500,11 @@ def current_pause(agency_id: int) -> SendingPause | None:
 
 def current_failure(agency_id: int) -> SendingPause | None:
     """The agency's failing (waiting for the confirming attempt) or paused state, if any."""
-    return db.session.execute(select(SendingPause).filter_by(agency_id=agency_id)).scalar_one_or_none()
+    return db.session.execute(_FAILURE_OF_AGENCY, {"agency_id": agency_id}).scalar_one_or_none()
+
+
+# Built once: every page of a signed-in user asks it, for the banner.
+_FAILURE_OF_AGENCY = select(SendingPause).where(SendingPause.agency_id == bindparam("agency_id"))
 
 
 def record_failure(agency_id: int, hint_code: str | None, reply: str, *,

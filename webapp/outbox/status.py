@@ -89,7 +89,9 @@ def last_day(agency_id: int, now: datetime | None = None) -> LastDay:
     if not reasons_seen:
         return LastDay(sent, 0, "", 0, None)
     hint_code, reason, top_count = max(reasons_seen, key=lambda seen: seen[2])
-    hint = hint_for(hint_code) if hint_code else None
+    # The server's refusal explains a refused or given-up email; for the others (too late, an
+    # address that cannot be written) the hint is only what an earlier attempt ran into.
+    hint = hint_for(hint_code) if hint_code and reason in (reasons.REFUSED, reasons.GAVE_UP) else None
     title = hint.title if hint else reasons.TITLES.get(reason, reason)
     return LastDay(sent, failed, str(title), top_count, hint.field if hint else None)
 
