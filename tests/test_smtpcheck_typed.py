@@ -64,6 +64,8 @@ def test_the_result_offers_to_save_values_that_are_not_saved(admin_client, agenc
     run_worker()
     result = admin_client.get(f"/mail-settings/test/{only_run().id}").text
     assert "Эти значения не сохранены" in result
+    last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
+    assert "Проверялись значения, которые не сохранены" in last_test
 
 
 def test_an_empty_password_field_tests_with_the_stored_password(admin_client, agency, smtp_server, run_worker):

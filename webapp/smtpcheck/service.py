@@ -257,14 +257,18 @@ class TestEmailStatus:
     last_hint: object
     pause: SendingPause | None
     pause_hint: object
+    last_run_unsaved: bool = False  # the last run tested typed values that are not saved
 
 
 def test_email_status(agency_id: int) -> TestEmailStatus:
     run = last_run(agency_id)
     pause = current_pause(agency_id)
+    unsaved = bool(run and (run.settings_snapshot or {}).get("typed")
+                   and differs_from_saved(run, db.session.get(Agency, agency_id)))
     return TestEmailStatus(
         last_run=run, last_hint=run_hint(run) if run else None, pause=pause,
-        pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None)
+        pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None,
+        last_run_unsaved=unsaved)
 
 
 def run_hint(run: TestRun):
