@@ -1,6 +1,6 @@
 """Test-email runs: started from the page or the CLI, executed by an RQ job, streamed through Redis."""
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -57,7 +57,7 @@ class TypedSettings:
 
     __test__ = False
     values: dict  # TESTED_FIELDS
-    password: str = ""  # empty: the stored password
+    password: str = field(default="", repr=False)  # empty: the stored password
     remove_password: bool = False
 
 

@@ -7,13 +7,13 @@ from flask_login import current_user, login_required
 from webapp.auth.access import admin_required
 from webapp.event_streams import read_events, sse_response
 from webapp.extensions import db
+from webapp.mailsettings.forms import form_with_only
 from webapp.mailsettings.service import settings_view
 from webapp.models import Agency, TestRun
-from webapp.mailsettings.forms import form_with_only
+from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 from webapp.smtpcheck.service import (TESTED_FIELDS, TestRunRefused, TypedSettings,
                                       differs_from_saved, events_key, run_hint, start_test_run,
                                       test_email_status)
-from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 from webapp.smtpcheck.steps import STEP_TITLES
 
 bp = Blueprint("smtpcheck", __name__, url_prefix="/mail-settings/test")
