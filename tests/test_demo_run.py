@@ -100,12 +100,12 @@ def test_the_readme_registration_walk_through_delivers_and_confirms(demo, client
 
 def test_a_demo_made_by_the_old_seed_is_repaired_while_unchanged(dev_tools, app, tmp_path):
     from webapp.demo import ensure_demo, find_agency
-    ensure_demo(1025, "pw")
+    ensure_demo(1025, "demo-password")
     agency = find_agency("demo")
     agency.mail_settings.login = "office@demo.example"  # what the old seed stored
     db.session.commit()
 
-    ensure_demo(1025, "pw")
+    ensure_demo(1025, "demo-password")
 
     db.session.expire_all()
     assert find_agency("demo").mail_settings.login == ""
