@@ -54,6 +54,23 @@
     });
   }
 
+  // An inline check's answer, or a refused test's out of band, replaces a field's message
+  // container; the field itself then shows whether it is wrong (aria-invalid, which Pico colours).
+  function markFields() {
+    var containers = document.querySelectorAll(".field-message[id$='-message']");
+    for (var i = 0; i < containers.length; i += 1) {
+      var field = form.querySelector("[aria-describedby~='" + containers[i].id + "']");
+      if (!field) { continue; }
+      if (containers[i].querySelector(".field-error")) {
+        field.setAttribute("aria-invalid", "true");
+      } else {
+        field.removeAttribute("aria-invalid");
+      }
+    }
+  }
+  document.addEventListener("htmx:afterSettle", markFields);
+  document.addEventListener("htmx:oobAfterSwap", markFields);
+
   // A hint's "go to the field to change" link ends in #field: put the cursor there.
   function focusFieldOfHash() {
     var field = location.hash && document.getElementById(location.hash.slice(1));

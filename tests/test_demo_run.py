@@ -1,6 +1,7 @@
 """`./run`'s demo works as the README says, with no edits: its test email passes and a client's
 registration reaches the local catcher, to be confirmed from there."""
 import re
+from html.parser import HTMLParser
 
 import pytest
 
@@ -11,10 +12,14 @@ from webapp.models import Agency, SendingPause, TestRun
 
 
 @pytest.fixture
-def demo(app_config, app, tmp_path):
+def dev_tools(app_config):
+    app_config["DEV_TOOLS"] = True  # as ./run sets it: the registration form and /dev/mail
+
+
+@pytest.fixture
+def demo(dev_tools, app, tmp_path):
     """What `./run` does before serving: `flask demo --catcher-port P` and `flask catcher --port P`
     (the command itself, not a copy of its settings), with the site's DEV_TOOLS on."""
-    app.config["DEV_TOOLS"] = True
     app.instance_path = str(tmp_path)  # the command keeps the admin's password in instance/
     port = free_port()
     catcher = start_catcher(app.config["MAIL_CATCHER_DIR"], port=port)
@@ -23,6 +28,33 @@ def demo(app_config, app, tmp_path):
     email, password = re.search(r"sign in as (\S+) with the password (\S+)", result.output).groups()
     yield email, password
     catcher.stop()
+
+
+class SettingsForm(HTMLParser):
+    """The values the settings page's form holds, as the test button posts them."""
+
+    def __init__(self):
+        super().__init__()
+        self.values, self._select, self._inside = {}, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and attrs.get("id") == "mail-settings":
+            self._inside = True
+        if not self._inside:
+            return
+        if tag == "input" and attrs.get("name") and attrs.get("type") != "checkbox":
+            self.values[attrs["name"]] = attrs.get("value") or ""
+        elif tag == "select":
+            self._select = attrs.get("name")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select] = attrs.get("value")
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "form":
+            self._inside = False
 
 
 def caught():
@@ -36,7 +68,10 @@ def test_the_demo_test_email_passes_and_sending_is_not_paused(demo, client, run_
     email, password = demo
     assert client.post("/sign-in", data={"email": email, "password": password}).status_code == 302
 
-    started = client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    form = SettingsForm()
+    form.feed(client.get("/mail-settings").text)
+    assert form.values["host"] == "127.0.0.1" and form.values["login"] == ""
+    started = client.post("/mail-settings/test", data=form.values, headers={"HX-Request": "true"})
     assert started.status_code == 200
     run_worker()
 
@@ -63,3 +98,16 @@ def test_the_readme_registration_walk_through_delivers_and_confirms(demo, client
     token_form = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
     done = client.post("/" + path, data={"csrf_token": token_form.group(1)} if token_form else {})
     assert done.status_code == 200
+
+
+def test_a_demo_made_by_the_old_seed_is_repaired_while_unchanged(dev_tools, app, tmp_path):
+    from webapp.demo import ensure_demo, find_agency
+    ensure_demo(1025, "demo-password")
+    agency = find_agency("demo")
+    agency.mail_settings.login = "office@demo.example"  # what the old seed stored
+    db.session.commit()
+
+    ensure_demo(1025, "demo-password")
+
+    db.session.expire_all()
+    assert find_agency("demo").mail_settings.login == ""

@@ -151,3 +151,17 @@ def test_the_template_preview_shows_the_same_sender(client, admin, agency):
 
     line = page.split('class="preview-from"', 1)[1].split("</p>", 1)[0]
     assert "Альфа-Тур &lt;office@alpha.example&gt;" in line
+
+
+def test_the_inline_check_of_the_login_updates_who_mail_comes_from(client, admin, agency):
+    sign_in(client, admin)
+    answer = client.post("/mail-settings/validate/login", headers={"HX-Request": "true"},
+                         data={"login": "robot", "sender_address": "", "host": "smtp.alpha.example",
+                               "agency_email": ""})
+    sender_message = answer.text.split('id="sender_address-message"', 1)[1].split("</div>", 1)[0]
+    assert 'hx-swap-oob="true"' in sender_message and "field-warning" in sender_message
+
+    answer = client.post("/mail-settings/validate/login", headers={"HX-Request": "true"},
+                         data={"login": "robot@alpha-mail.example", "sender_address": "",
+                               "host": "smtp.alpha.example", "agency_email": ""})
+    assert "Письма уходят от robot@alpha-mail.example" in answer.text

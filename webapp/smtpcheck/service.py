@@ -1,21 +1,23 @@
 """Test-email runs: started from the page or the CLI, executed by an RQ job, streamed through Redis."""
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 
+from webapp import mail_secrets
 from webapp.extensions import db
 from webapp.event_streams import publish
-from webapp.jobs import MAIL_QUEUE, get_queue
+from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
 from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, settings_view, smtp_settings_for
-from webapp.models import Agency, SendingPause, TestRun, User
+from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
 from webapp.models.types import utcnow
 from webapp.mailtemplates.render import TemplateMissing, render_email
 from webapp.notification_kinds import TEST_EMAIL
 from webapp.outbox.sender import current_pause, resume
+from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.engine import run_test
 from webapp.smtpcheck.hints import hint_for
 from webapp.smtpcheck.message import compose_message
@@ -24,34 +26,83 @@ RATE_WINDOW = timedelta(hours=1)
 
 
 class TestRunRefused(Exception):
-    """A run cannot start: the message says why, `field` names the setting to fill."""
+    """A run cannot start: the message says why, `field` names the setting to fill; `form`, when
+    the typed values were wrong, holds each field's message."""
 
     __test__ = False
 
-    def __init__(self, message, *, field: str | None = None, status: int = 400):
+    def __init__(self, message, *, field: str | None = None, status: int = 400, form=None):
         super().__init__(str(message))
-        self.message, self.field, self.status = message, field, status
+        self.message, self.field, self.status, self.form = message, field, status, form
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields whose messages the refusal shows."""
+        if self.form is not None:
+            return [name for name in TESTED_FIELDS + ("password",) if self.form[name].errors]
+        return [self.field] if self.field else []
 
 
-def start_test_run(agency: Agency, user: User | None) -> TestRun:
-    """Record a run and queue its job; refuses past the hourly limit or without an agency address."""
+# What a test email is made with: the connection, the sender and the agency address it goes to.
+TESTED_FIELDS = ("host", "port", "security", "login", "sender_address", "sender_name", "agency_email")
+# A typed password waits here for its run's job (encrypted, like a stored one): jobs take ids,
+# never secrets.
+TYPED_PASSWORD_TTL = 3600
+SECURITY_STRENGTH = {"none": 0, "starttls": 1, "tls": 1}
+
+
+@dataclass(frozen=True)
+class TypedSettings:
+    """The settings form's values as typed, to test before (or without) saving them."""
+
+    __test__ = False
+    values: dict  # TESTED_FIELDS
+    password: str = field(default="", repr=False)  # empty: the stored password
+    remove_password: bool = False
+
+
+def start_test_run(agency: Agency, user: User | None, typed: TypedSettings | None = None) -> TestRun:
+    """Record a run and queue its job; refuses past the hourly limit or without an agency address.
+
+    With `typed`, the run tests those values (nothing is saved); without, the saved settings."""
     from flask_babel import lazy_gettext as _l
-    if not agency.email:
+    view = settings_view(agency)
+    saved = {name: getattr(view, name) for name in TESTED_FIELDS}
+    values = typed.values if typed else saved
+    if not values["agency_email"]:
         raise TestRunRefused(_l("Agency email: fill it in first, the test email is sent there."),
                              field="agency_email")
-    if not agency.mail_settings.host or not agency.mail_settings.port:
-        raise TestRunRefused(_l("SMTP server: fill in the server and the port, then save."),
-                             field="host")
+    if not values["host"] or not values["port"]:
+        raise TestRunRefused(_l("SMTP server: fill in the server and the port, then save.") if typed is None
+                             else _l("SMTP server: fill in the server and the port."), field="host")
+    if typed and not typed.password and not typed.remove_password and view.password_set \
+            and values["login"] and _server_changed(saved, values):
+        raise TestRunRefused(
+            _l("SMTP password: the server differs from the saved one, and the stored password is "
+               "sent only to the saved server. Type the password to test with it."),
+            field="password", status=422)
     limit = current_app.config["TEST_EMAIL_RUNS_PER_HOUR"]
     if runs_in_last_hour(agency.id) >= limit:
+        from flask_babel import format_time
         raise TestRunRefused(
-            _l("Too many test emails: at most %(limit)d an hour. Try again later.", limit=limit),
+            _l("Too many test emails: at most %(limit)d an hour. The next one can be sent at %(time)s.",
+               limit=limit, time=format_time(next_run_allowed_at(agency.id), "short")),
             status=429)
+    if typed and typed.password:
+        password = "typed"
+    elif typed and typed.remove_password:
+        password = "none"
+    else:
+        password = "stored" if view.password_set else "none"
     run = TestRun(id=secrets.token_hex(16), agency_id=agency.id,
-                  user_id=user.id if user else None, to_address=agency.email,
-                  settings_snapshot=settings_snapshot(agency))
+                  user_id=user.id if user else None, to_address=values["agency_email"],
+                  settings_snapshot={**values, "password": password,
+                                     "password_set": password != "none", "typed": typed is not None})
     db.session.add(run)
     db.session.commit()
+    if password == "typed":
+        redis_connection().set(_typed_password_key(run.id), mail_secrets.encrypt(typed.password),
+                               ex=TYPED_PASSWORD_TTL)
     from webapp.jobs import run_test_email
     # A run can wait out several SMTP timeouts (15 s each, plus the implicit-TLS probe): RQ's
     # default 180 s could cut it short and leave the page waiting.
@@ -60,17 +111,30 @@ def start_test_run(agency: Agency, user: User | None) -> TestRun:
     return run
 
 
+def _server_changed(saved: dict, values: dict) -> bool:
+    """Would the stored password go somewhere it was not saved for: another host or port, or
+    over a weaker connection."""
+    return ((values["host"] or "").strip().rstrip(".").lower() != (saved["host"] or "").strip().rstrip(".").lower()
+            or values["port"] != saved["port"]
+            or SECURITY_STRENGTH.get(values["security"], 0) < SECURITY_STRENGTH.get(saved["security"], 0))
+
+
+def _typed_password_key(run_id: str) -> str:
+    return f"testrun:{run_id}:password"
+
+
 def runs_in_last_hour(agency_id: int) -> int:
     return db.session.execute(
         select(func.count(TestRun.id)).where(TestRun.agency_id == agency_id,
                                              TestRun.created_at > utcnow() - RATE_WINDOW)).scalar_one()
 
 
-def settings_snapshot(agency: Agency) -> dict:
-    """What the run was made with, for the record; the password only as set / not set."""
-    view = settings_view(agency)
-    return {name: getattr(view, name) for name in (
-        "host", "port", "security", "login", "password_set", "sender_address", "sender_name")}
+def next_run_allowed_at(agency_id: int):
+    """When the oldest run of the last hour leaves the window, and another may start."""
+    oldest = db.session.execute(
+        select(func.min(TestRun.created_at)).where(TestRun.agency_id == agency_id,
+                                                   TestRun.created_at > utcnow() - RATE_WINDOW)).scalar_one()
+    return (oldest or utcnow()) + RATE_WINDOW
 
 
 def execute_test_run(run_id: str) -> TestRun:
@@ -80,7 +144,7 @@ def execute_test_run(run_id: str) -> TestRun:
         return run  # already done: a retried job changes nothing
     agency = db.session.get(Agency, run.agency_id)
     try:
-        settings = smtp_settings_for(run.agency_id)
+        settings = tested_settings(run)
     except (MailNotConfigured, MailSecretError):
         # Settings emptied, or a stored password no key decrypts, after the run was started:
         # end the run anyway, or its page would wait forever.
@@ -89,11 +153,62 @@ def execute_test_run(run_id: str) -> TestRun:
                       message=_agency_test_message(settings, agency, run.to_address),
                       on_step=lambda step: publish(events_key(run_id), "step", step.as_dict()))
     return _finish_run(run, ok=result.ok, steps=result.steps, failed_step=result.failed_step,
-                       hint=result.hint)
+                       hint=result.hint, tested_saved=result.ok and _are_saved(settings, run.agency_id))
 
 
-def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint) -> TestRun:
-    if ok:
+def tested_settings(run: TestRun) -> SmtpSettings:
+    """What the run tests: the values it was started with and their password (typed, stored or
+    none); a run recorded before runs kept their values tests the saved settings."""
+    snapshot = run.settings_snapshot or {}
+    if "password" not in snapshot:
+        return smtp_settings_for(run.agency_id)
+    if snapshot["password"] == "typed":
+        token = redis_connection().getdel(_typed_password_key(run.id))
+        if token is None:
+            raise MailNotConfigured("the typed password of this run has expired")
+        password = mail_secrets.decrypt(token.decode())
+    elif snapshot["password"] == "stored":
+        stored = db.session.execute(select(MailSettings.password_encrypted)
+                                    .filter_by(agency_id=run.agency_id)).scalar_one_or_none()
+        if not stored:
+            raise MailNotConfigured("the stored password was removed")
+        password = mail_secrets.decrypt(stored)
+    else:
+        password = ""
+    config = current_app.config
+    return SmtpSettings(
+        host=snapshot["host"], port=snapshot["port"], security=snapshot["security"],
+        login=snapshot["login"], password=password, sender_address=snapshot["sender_address"],
+        sender_name=snapshot["sender_name"], agency_email=snapshot["agency_email"],
+        ehlo_name=config.get("MAIL_EHLO_NAME"), allow_private=bool(config.get("MAIL_ALLOW_PRIVATE_HOSTS")))
+
+
+_COMPARED = ("host", "port", "security", "login", "password", "sender_address", "agency_email")
+
+
+def _are_saved(settings: SmtpSettings, agency_id: int) -> bool:
+    """Are these the agency's saved settings: only their success may resume its sending."""
+    try:
+        saved = smtp_settings_for(agency_id)
+    except (MailNotConfigured, MailSecretError):
+        return False
+    return all(getattr(saved, name) == getattr(settings, name) for name in _COMPARED)
+
+
+def differs_from_saved(run: TestRun, agency: Agency) -> bool:
+    """Did the run test values that are not saved (the page then offers to save them)."""
+    snapshot = run.settings_snapshot or {}
+    if not snapshot.get("typed"):
+        return False
+    view = settings_view(agency)
+    if snapshot.get("password") == "typed" or (snapshot.get("password") == "none") == view.password_set:
+        return True
+    return any(snapshot.get(name) != getattr(view, name) for name in TESTED_FIELDS)
+
+
+def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint,
+                tested_saved: bool = False) -> TestRun:
+    if ok and tested_saved:
         resume(run.agency_id)  # the settings work again: send what waited (before the run is
         # marked finished, so a retried job that finds it finished has already resumed)
     run.steps = [step.as_dict() for step in steps]
@@ -142,14 +257,18 @@ class TestEmailStatus:
     last_hint: object
     pause: SendingPause | None
     pause_hint: object
+    last_run_unsaved: bool = False  # the last run tested typed values that are not saved
 
 
 def test_email_status(agency_id: int) -> TestEmailStatus:
     run = last_run(agency_id)
     pause = current_pause(agency_id)
+    unsaved = bool(run and (run.settings_snapshot or {}).get("typed")
+                   and differs_from_saved(run, db.session.get(Agency, agency_id)))
     return TestEmailStatus(
         last_run=run, last_hint=run_hint(run) if run else None, pause=pause,
-        pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None)
+        pause_hint=hint_for(pause.hint_code, reply=pause.reply) if pause and pause.hint_code else None,
+        last_run_unsaved=unsaved)
 
 
 def run_hint(run: TestRun):

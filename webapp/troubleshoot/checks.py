@@ -396,6 +396,8 @@ def check_dmarc(ctx: CheckContext) -> CheckResult:
 def check_sender_domain(ctx: CheckContext) -> CheckResult:
     base = dict(check="sender_domain", area="spam")
     sender, login = ctx.settings.sender_address.strip().lower(), ctx.settings.login.strip().lower()
+    if not sender and "@" not in login:
+        return CheckResult(**base, status=OK, title=_("Mail goes out from the agency address"))
     if not sender:
         return CheckResult(**base, status=OK, title=_("Mail goes out from the login mailbox itself"))
     if "@" not in login:

@@ -1,0 +1,177 @@
+"""The test email tests what the administrator typed in the settings form, saves nothing, and
+every refusal reaches the page (issue 16: items 4 and 5)."""
+import re
+
+import pytest
+
+from mailsettings_data import change_count
+from outbox_helpers import point_agency_at
+from webapp import mail_secrets
+from webapp.extensions import db
+from webapp.jobs import redis_connection
+from webapp.models import MailSettings, SendingPause, TestRun
+from webapp.models.types import utcnow
+
+from fixtures_smtp import free_port
+
+HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/mail-settings"}
+
+
+def typed(server_port, **changes) -> dict:
+    """The connection part of the settings form as a browser posts it."""
+    data = {"host": "localhost", "port": str(server_port), "security": "none", "login": "",
+            "password": "", "sender_address": "", "sender_name": "Альфа-Тур",
+            "agency_email": "office@alpha.example", "copies_email": "", "order_change_emails": "yes"}
+    data.update(changes)
+    return data
+
+
+def only_run() -> TestRun:
+    return db.session.execute(db.select(TestRun)).scalar_one()
+
+
+def saved() -> MailSettings:
+    db.session.expire_all()
+    return db.session.execute(db.select(MailSettings)).scalar_one()
+
+
+def test_the_test_uses_the_values_in_the_form_and_saves_nothing(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server()
+    dead_port = free_port()
+    point_agency_at(agency, server, login="office@alpha.example", password="old")
+    agency.mail_settings.port = dead_port  # saved: nothing listens there
+    db.session.commit()
+    before = change_count()
+
+    started = admin_client.post("/mail-settings/test", data=typed(server.port), headers=HX)
+    assert started.status_code == 200
+    run_worker()
+
+    run = only_run()
+    assert run.ok is True, run.steps
+    assert "auth" not in [step["step"] for step in run.steps]  # the login was cleared in the form
+    assert len(server.handler.received) == 1
+    assert (saved().port, saved().login) == (dead_port, "office@alpha.example")
+    assert change_count() == before
+
+
+def test_the_result_offers_to_save_values_that_are_not_saved(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    agency.mail_settings.port = free_port()
+    db.session.commit()
+    admin_client.post("/mail-settings/test", data=typed(server.port), headers=HX)
+    run_worker()
+    result = admin_client.get(f"/mail-settings/test/{only_run().id}").text
+    assert "Эти значения не сохранены" in result
+    last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
+    assert "Проверялись значения, которые не сохранены" in last_test
+
+
+def test_an_empty_password_field_tests_with_the_stored_password(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="stored-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="stored-secret")
+
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", sender_address="tours@alpha.example"))
+    run_worker()
+
+    run = only_run()
+    assert run.ok is True, run.steps
+    assert server.handler.received[0].mail_from == "tours@alpha.example"
+
+
+def test_a_typed_password_is_used_and_never_kept(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="new-secret"))
+    queued = b"".join(value for key in redis_connection().keys("*")
+                      if redis_connection().type(key) == b"string"
+                      for value in [redis_connection().get(key) or b""])
+    assert b"new-secret" not in queued
+    run_worker()
+
+    assert only_run().ok is True
+    assert mail_secrets.decrypt(saved().password_encrypted) == "old-secret"
+    assert redis_connection().keys("testrun:*:password") == []
+
+
+def test_another_server_without_the_password_is_refused_on_the_password_field(admin_client, agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server, login="office@alpha.example", password="stored-secret")
+
+    refused = admin_client.post("/mail-settings/test", headers=HX,
+                                data=typed(server.port, host="smtp.elsewhere.example",
+                                           login="office@alpha.example"))
+
+    assert refused.status_code == 422
+    password_message = refused.text.split('id="password-message"', 1)[1]
+    assert 'class="field-error"' in password_message and "Введите пароль" in password_message
+    assert db.session.execute(db.select(TestRun)).first() is None
+
+
+def test_wrong_values_are_named_field_by_field(admin_client, agency, smtp_server):
+    point_agency_at(agency, smtp_server())
+    refused = admin_client.post("/mail-settings/test", headers=HX, data=typed("port?", login="a\nb"))
+    assert refused.status_code == 422
+    assert 'id="port-message"' in refused.text and 'id="login-message"' in refused.text
+    assert "Порт: введите целое число" in refused.text
+
+
+def test_a_successful_test_of_unsaved_values_does_not_resume_sending(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    agency.mail_settings.port = free_port()
+    db.session.add(SendingPause(agency_id=agency.id, hint_code="connection_refused", reply="",
+                                paused_at=utcnow()))
+    db.session.commit()
+
+    admin_client.post("/mail-settings/test", data=typed(server.port), headers=HX)
+    run_worker()
+
+    assert only_run().ok is True
+    assert db.session.get(SendingPause, agency.id) is not None
+
+
+def test_the_page_says_the_test_uses_the_form(admin_client, agency):
+    page = admin_client.get("/mail-settings").text
+    assert 'form="mail-settings"' in page.split('class="send-test"', 1)[0].rsplit("<button", 1)[1] + \
+        page.split('class="send-test"', 1)[1].split(">", 1)[0]
+    assert "Проверяются значения из формы ниже" in page
+
+
+def test_the_rate_limit_says_when_the_next_test_is_allowed(app, admin_client, agency, smtp_server):
+    point_agency_at(agency, smtp_server())
+    app.config["TEST_EMAIL_RUNS_PER_HOUR"] = 1
+    admin_client.post("/mail-settings/test", headers=HX)
+    first = only_run()
+
+    refused = admin_client.post("/mail-settings/test", headers=HX)
+
+    assert refused.status_code == 429
+    next_at = re.search(r"Следующее можно отправить в (\d{1,2}:\d\d)", refused.text).group(1)
+    hour, minute = map(int, next_at.split(":"))
+    assert (hour, minute) == ((first.created_at.hour + 1) % 24, first.created_at.minute)
+
+
+@pytest.mark.parametrize("path", ["/mail-settings/validate/host", "/mail-settings/test"])
+def test_an_expired_session_answers_htmx_with_a_sign_in_link_back(client, agency, path):
+    answer = client.post(path, data={"host": "smtp.yandex.ru"}, headers=HX)
+    assert answer.status_code == 401
+    assert "Сеанс истёк" in answer.text
+    assert 'href="/sign-in?next=/mail-settings"' in answer.text
+    assert "<html" not in answer.text  # a message for the place the answer goes, not a page
+
+
+def test_an_expired_session_with_csrf_on_is_a_401_too(app_config, client, agency):
+    app_config["WTF_CSRF_ENABLED"] = True
+    client.application.config["WTF_CSRF_ENABLED"] = True
+    answer = client.post("/mail-settings/test", headers={**HX, "X-CSRFToken": "stale"})
+    assert answer.status_code == 401 and "Войти снова" in answer.text
+
+
+def test_without_htmx_an_expired_session_still_redirects_to_sign_in(client, agency):
+    answer = client.get("/mail-settings")
+    assert answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"]
