@@ -7,7 +7,7 @@ import pytest
 from mailsettings_data import valid_form
 from outbox_helpers import minutes_pass, point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
-from webapp.extensions import db
+from webapp.models import SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox.sender import CONFIRM_AFTER, current_failure, current_pause, send_due
 from webapp.schedule.service import tick
@@ -192,3 +192,61 @@ def test_a_failing_agencys_probe_refused_again_pauses(agency, smtp_server, run_w
     run_worker()
 
     assert current_pause(agency.id).hint_code == "auth_failed"
+
+
+def test_a_pause_at_mail_from_lasts_until_the_server_takes_the_sender(agency, smtp_server,
+                                                                      run_worker):
+    # No login, and a server that wants one: it refuses only at MAIL FROM, which a probe that
+    # stopped at AUTH would never see, resuming sending into the same refusal.
+    server = smtp_server(replies={"MAIL": ["530 5.7.0 Authentication required"] * 3})
+    point_agency_at(agency, server)
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+    minutes_pass(agency)
+    send_due(agency.id)
+    assert current_pause(agency.id) is not None
+
+    assert tick(utcnow() + timedelta(minutes=2))["probe_paused_sending"] == 1
+    run_worker()
+    assert current_pause(agency.id) is not None and reload(row).status == "queued"
+
+    assert tick(utcnow() + timedelta(minutes=8))["probe_paused_sending"] == 1
+    run_worker()
+    assert current_failure(agency.id) is None
+    assert reload(row).status == "sent"
+    assert len(server.handler.received) == 1  # the probes named the sender, sent nothing
+
+
+def test_a_pause_from_before_the_upgrade_is_probed_at_the_next_tick(agency, smtp_server,
+                                                                    run_worker):
+    server = smtp_server(login="office@alpha.example", password="right")
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    row = queue_confirmation(agency)
+    db.session.add(SendingPause(agency_id=agency.id, state="paused", hint_code="auth_failed",
+                                reply=WRONG_LOGIN, paused_at=utcnow(), retry_at=None, probes=0))
+    db.session.commit()
+
+    assert tick(utcnow())["probe_paused_sending"] == 1
+    run_worker()
+
+    assert current_failure(agency.id) is None
+    assert reload(row).status == "sent"
+
+
+def test_a_failing_agency_whose_probes_meet_a_4xx_is_probed_every_few_minutes_not_every_tick(
+        agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="right",
+                         replies={"AUTH": [WRONG_LOGIN] + ["454 4.7.0 Try again later"] * 3})
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+    row.status = "skipped"
+    db.session.commit()
+    later = utcnow() + 2 * CONFIRM_AFTER
+
+    assert tick(later)["probe_paused_sending"] == 1
+    run_worker()
+    assert current_failure(agency.id).state == "failing"  # a 4xx confirms nothing
+
+    assert tick(later + timedelta(minutes=1))["probe_paused_sending"] == 0
+    assert tick(later + CONFIRM_AFTER)["probe_paused_sending"] == 1

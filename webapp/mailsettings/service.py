@@ -110,7 +110,8 @@ def save_settings(agency: Agency, values: dict, *, new_password: str | None = No
 
 
 # Weaker to stronger: a move down the list would send the password less protected than when it
-# was entered (STARTTLS can be stripped by whoever sits on the path; none sends it in clear).
+# was entered (none sends it in clear; STARTTLS starts in clear text, where whoever sits on the
+# path can tamper with the exchange before encryption, as the NO STARTTLS findings of 2021 showed).
 SECURITY_STRENGTH = {"none": 0, "starttls": 1, "tls": 2}
 
 

@@ -11,7 +11,8 @@ from webapp.extensions import db
 from webapp.event_streams import publish
 from webapp.jobs import MAIL_QUEUE, get_queue, redis_connection
 from webapp.mail_secrets import MailSecretError
-from webapp.mailsettings.service import MailNotConfigured, settings_view, smtp_settings_for
+from webapp.mailsettings.service import (MailNotConfigured, settings_view, smtp_settings_for,
+                                         stored_password_usable)
 from webapp.models import Agency, MailSettings, SendingPause, TestRun, User
 from webapp.models.types import utcnow
 from webapp.mailtemplates.render import TemplateMissing, render_email
@@ -48,7 +49,6 @@ TESTED_FIELDS = ("host", "port", "security", "login", "sender_address", "sender_
 # A typed password waits here for its run's job (encrypted, like a stored one): jobs take ids,
 # never secrets.
 TYPED_PASSWORD_TTL = 3600
-SECURITY_STRENGTH = {"none": 0, "starttls": 1, "tls": 1}
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ def start_test_run(agency: Agency, user: User | None, typed: TypedSettings | Non
     if not values["host"] or not values["port"]:
         raise TestRunRefused(_l("SMTP server: fill in the server and the port, then save.") if typed is None
                              else _l("SMTP server: fill in the server and the port."), field="host")
-    if typed and not typed.password and not typed.remove_password and view.password_set \
-            and values["login"] and _server_changed(saved, values):
+    if typed and not typed.password and not typed.remove_password and values["login"] \
+            and not stored_password_usable(view, values["host"], values["port"], values["security"]):
         raise TestRunRefused(
             _l("SMTP password: the server differs from the saved one, and the stored password is "
                "sent only to the saved server. Type the password to test with it."),
@@ -109,14 +109,6 @@ def start_test_run(agency: Agency, user: User | None, typed: TypedSettings | Non
     get_queue(MAIL_QUEUE).enqueue(run_test_email, run.id, job_id=f"testrun-{run.id}",
                                   job_timeout=600, result_ttl=0, failure_ttl=86400)
     return run
-
-
-def _server_changed(saved: dict, values: dict) -> bool:
-    """Would the stored password go somewhere it was not saved for: another host or port, or
-    over a weaker connection."""
-    return ((values["host"] or "").strip().rstrip(".").lower() != (saved["host"] or "").strip().rstrip(".").lower()
-            or values["port"] != saved["port"]
-            or SECURITY_STRENGTH.get(values["security"], 0) < SECURITY_STRENGTH.get(saved["security"], 0))
 
 
 def _typed_password_key(run_id: str) -> str:
