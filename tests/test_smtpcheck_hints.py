@@ -22,6 +22,7 @@ CODES = {
     "app_password_required", "auth_mechanism_unsupported", "sender_rejected", "relay_denied",
     "recipient_rejected", "mailbox_full", "message_too_large", "rejected_as_spam", "rate_limited",
     "temporary_failure", "server_closed", "host_not_allowed", "unknown",
+    "web_login_required", "host_blocked", "message_auth_failed", "greylisted",
 }
 
 
@@ -267,8 +268,8 @@ def test_a_server_hanging_up_is_server_closed(smtp_server):
         ("data", 554, "5.7.1", "5.7.1 Our system has detected this message is likely spam", "rejected_as_spam"),
         ("rcpt_to", 550, "5.4.5", "5.4.5 Daily user sending quota exceeded", "rate_limited"),  # Gmail
         ("mail_from", 421, "4.7.0", "4.7.0 Try again later, closing connection", "rate_limited"),
-        ("mail_from", 450, "4.2.0", "4.2.0 Greylisted", "temporary_failure"),
-        ("greeting", 554, None, "No SMTP service here", "unknown"),
+        ("mail_from", 450, "4.2.0", "4.2.0 Greylisted", "greylisted"),
+        ("greeting", 554, None, "No SMTP service here", "host_blocked"),
     ],
 )
 def test_classify_known_replies(step, code, enhanced, text, expected):
