@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -565,3 +566,16 @@ def test_a_refused_recipient_is_named_by_its_role(role, title, field):
     hint = classify("rcpt_to", 550, "5.1.1", "5.1.1 Unknown User", recipient=role)
 
     assert (str(hint.title), hint.field, hint.at_fault) == (title, field, role)
+
+
+def test_the_coverage_table_in_the_docs_is_made_from_the_current_corpus():
+    path = Path(__file__).parent.parent / "scripts" / "diagnosis_table.py"
+    spec = importlib.util.spec_from_file_location("diagnosis_table", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    document = script.DOC.read_text(encoding="utf-8")
+    assert script.rendered(document, load_corpus()) == document, "run: python scripts/diagnosis_table.py"
+    assert f"{len(REPLIES)} real replies" in document
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"tested on {len(REPLIES)} real SMTP replies" in readme
