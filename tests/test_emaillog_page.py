@@ -140,3 +140,14 @@ def test_a_deferred_row_says_it_is_retried_and_asks_to_change_nothing(admin_clie
     assert "Ящик клиента переполнен" in page
     assert "отправляются повторно сами" in page
     assert "#agency_email" not in page and "Open the mail settings" not in page
+
+
+def test_an_spf_dkim_dmarc_refusal_points_at_the_troubleshooting_check(admin_client, agency):
+    _row(agency, 1, status="failed", kind="order_change", status_reason="refused", attempts=1,
+         last_code=550, hint_code="message_auth_failed",
+         last_reply="5.7.9 This mail has been blocked because the sender is unauthenticated. "
+                    "Yahoo requires all senders to authenticate with either SPF or DKIM.")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+
+    assert "не прошло проверку SPF, DKIM или DMARC" in page
+    assert "/troubleshooting#check-spf" in page

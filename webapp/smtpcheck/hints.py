@@ -56,6 +56,11 @@ class Hint:
     at_fault: str | None = None
 
     @property
+    def troubleshooting_check(self) -> str | None:
+        """The troubleshooting check that shows the cause (its id on that page), if one does."""
+        return _CHECKS.get(self.code)
+
+    @property
     def temporary(self) -> bool:
         return self.kind == TEMPORARY
 
@@ -82,8 +87,12 @@ class Hint:
             "kind": self.kind,
             "at_fault": self.at_fault,
             "consequence": str(self.consequence),
+            "troubleshooting_check": self.troubleshooting_check,
         }
 
+
+# SPF, DKIM and DMARC are checked for the sender domain on the troubleshooting page.
+_CHECKS = {"message_auth_failed": "check-spf", "host_blocked": "check-outgoing_host"}
 
 _CONSEQUENCES = {
     TEMPORARY: _l("This is temporary: notifications refused like this are retried by themselves."),
