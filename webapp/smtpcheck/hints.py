@@ -508,14 +508,17 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"sender address rejected|not owned by|must match (the )?authenticated|not local sender"
          r"|send ?as ?denied|permissions? to send as|not allowed to send (as|mail on behalf)"
          r"|sender .*(mismatch|not authenticated)|sender verif\w* failed|verification failed for"
-         r"|badmailfrom|domain of sender address|mail sending denied", None, (5,), "sender_rejected"),
+         r"|badmailfrom|domain of sender address|mail sending denied|invalid sender"
+         # Relay services (Amazon SES, SendGrid, Emailit) send only from verified identities.
+         r"|address is not verified|domain is not verified|does not match a verified sender"
+         r"|not authorized to send from that|must use this domain", None, (5,), "sender_rejected"),
         (r"message size exceeds|too big|too large|size limit|exceeded .*size", None, None, "message_too_large"),
         (r"sending (quota|limit)|daily .*(quota|limit)", None, None, "rate_limited"),
         (r"mailbox (is )?full|over quota|quota (limit )?exceeded|insufficient storage|out of storage",
          ("rcpt_to", "data"), None, "mailbox_full"),
         (r"temporar\w* (system|server) (problem|error)|server busy", None, (4,), "temporary_failure"),
         (r"sending (quota|limit)|rate limit|too many (?!hops)|throttl|limit exceeded|exceeded .*limit"
-         r"|receiving mail (too quickly|at a rate)|unexpected volume|try again slower|login attempts", None,
+         r"|receiving mail (too quickly|at a rate)|unexpected volume|try again slower|login attempts|too frequent", None,
          None, "rate_limited"),
         (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
          r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
@@ -528,7 +531,8 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
          None, (5,), "rejected_as_spam"),
         # Exim "SMTP AUTH is required", Postfix/aiosmtpd "5.7.0 Authentication required",
         # Office 365 "Client was not authenticated": the login, asked for before the message.
-        (r"auth(entication|ori[sz]ation)? (is )?required|must authenticate|authentication needed|not authenticated",
+        (r"auth(entication|ori[sz]ation)? (is )?required|must authenticate|authentication needed|not authenticated"
+         r"|unauthenticated senders",
          ("mail_from", "rcpt_to"), (5,), "auth_required"),
         # Gmail 535 5.7.8, Yandex, Mail.ru, Exim, Postfix/Dovecot, Office 365 5.7.3.
         (r"username and password not accepted|invalid user or password|authentication credentials invalid"
