@@ -477,8 +477,7 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"gr[ae]y-?list", None, (4,), "greylisted"),  # postgrey, milter-greylist, sqlgrey
         # Gmail 534 5.7.14 / 535 5.7.1, Mail.ru: the account wants a web sign-in first.
         (r"log ?in (via|with|through) your web browser|web ?login ?required|signin/continue"
-         r"|sending for this account is disabled", None, (5,),
-         "web_login_required"),
+         r"|sending for this account is disabled", None, (5,), "web_login_required"),
         # Gmail 534 5.7.9, Mail.ru "Application password is REQUIRED", Yandex without app passwords.
         (r"application[- ]specific password|app(lication)? password|parol prilozheniya"
          r"|does not have access rights to this service", None, (5,), "app_password_required"),
@@ -517,9 +516,8 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"mailbox (is )?full|over quota|quota (limit )?exceeded|insufficient storage|out of storage",
          ("rcpt_to", "data"), None, "mailbox_full"),
         (r"temporar\w* (system|server) (problem|error)|server busy", None, (4,), "temporary_failure"),
-        (r"sending (quota|limit)|rate limit|too many (?!hops)|throttl|limit exceeded|exceeded .*limit"
-         r"|receiving mail (too quickly|at a rate)|unexpected volume|try again slower|login attempts|too frequent", None,
-         None, "rate_limited"),
+        (r"rate limit|too many (?!hops)|throttl|limit exceeded|exceeded .*limit|receiving mail (too quickly|at a rate)"
+         r"|unexpected volume|try again slower|login attempts|too frequent", None, None, "rate_limited"),
         (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
          r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
          r"|is disabled|doesn't have a .* account|has been replaced by|host unknown|invalid recipient"
