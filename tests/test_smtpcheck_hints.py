@@ -14,7 +14,7 @@ from flask_babel import Babel
 
 from outbox_helpers import point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
-from webapp.models import SendingPause
+from webapp.models import SendingPause, TestRun
 from webapp.outbox.sender import PAUSING_HINTS, send_due
 from webapp.smtpcheck.connection import SmtpError
 from webapp.smtpcheck.engine import run_test
@@ -579,3 +579,35 @@ def test_the_coverage_table_in_the_docs_is_made_from_the_current_corpus():
     assert f"{len(REPLIES)} real replies" in document
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"tested on {len(REPLIES)} real SMTP replies" in readme
+
+
+# --- the test page says what the sender will do -------------------------------------------------
+
+def page_result(client, run_worker) -> str:
+    """Start a test email from the mail-settings page, run it, and return the result it streams."""
+    client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    run_worker()
+    run = db.session.execute(db.select(TestRun)).scalar_one()
+    body = client.get(f"/mail-settings/test/{run.id}/stream").get_data(as_text=True)
+    (result,) = [block for block in body.split("\n\n") if "event: result" in block]
+    return result
+
+
+@pytest.mark.parametrize(("replies", "login", "code", "kind", "says"), [
+    ({"RCPT": "450 4.2.0 Recipient address rejected: Greylisted"}, False, "greylisted", "temporary",
+     "отправляются повторно сами"),
+    ({"DATA": "550 5.7.1 This message was not accepted due to domain owner DMARC policy (RFC 7489) "
+              "https://help.mail.ru/mail-help/postmaster/dmarc"}, False, "message_auth_failed", "permanent",
+     "/troubleshooting#check-spf"),
+    ({"AUTH": "535 5.7.0 Authentication credentials invalid"}, True, "auth_failed", "pausing",
+     "отправка приостанавливается"),
+])
+def test_the_test_page_says_what_happens_to_notifications(admin_client, agency, smtp_server, run_worker,
+                                                          replies, login, code, kind, says):
+    credentials = {"login": LOGIN, "password": PASSWORD} if login else {}
+    point_agency_at(agency, smtp_server(replies=replies, **credentials), **credentials)
+
+    result = page_result(admin_client, run_worker)
+
+    assert f'data-hint="{code}"' in result and f'data-kind="{kind}"' in result
+    assert says in result
