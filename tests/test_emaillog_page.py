@@ -106,3 +106,48 @@ def test_the_log_pages_read_newest_first_without_sorting_the_history(admin_clien
         (statement, parameters), = [(s, p) for s, p in pages if "ORDER BY" in s]
         plan = query_plan(statement, parameters)
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, (query, plan)
+
+
+def test_a_refused_client_address_names_the_client_and_no_settings_field(admin_client, agency):
+    # Issue 16.6: a notification's refused recipient is the client, not the agency.
+    _row(agency, 1, status="failed", kind="order_change", status_reason="refused", attempts=1,
+         last_code=550, hint_code="recipient_rejected",
+         last_reply="5.1.1 <client1@example.org>: Recipient address rejected: User unknown in local recipient table")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+
+    assert "Адрес клиента отклонён" in page
+    assert "В настройках почты менять нечего" in page
+    assert "адрес агентства" not in page and "#agency_email" not in page
+    assert 'data-at-fault="client"' in page
+
+
+def test_a_refused_payment_problems_address_points_at_its_field(admin_client, agency):
+    _row(agency, 1, status="failed", kind="payment_problem", status_reason="refused", attempts=1,
+         last_code=550, last_reply="5.1.1 The email account that you tried to reach does not exist.",
+         hint_code="recipient_rejected", to="pay@alpha.example")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+
+    assert "Адрес для уведомлений о проблемах с оплатой отклонён" in page
+    assert "#payment_problems_email" in page and "#agency_email" not in page
+
+
+def test_a_deferred_row_says_it_is_retried_and_asks_to_change_nothing(admin_client, agency):
+    _row(agency, 1, status="queued", kind="time_limit_warning", status_reason="will_retry", attempts=1,
+         last_code=452, last_reply="4.2.2 The email account that you tried to reach is over quota.",
+         hint_code="mailbox_full")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+
+    assert "Ящик клиента переполнен" in page
+    assert "отправляются повторно сами" in page
+    assert "#agency_email" not in page and "Open the mail settings" not in page
+
+
+def test_an_spf_dkim_dmarc_refusal_points_at_the_troubleshooting_check(admin_client, agency):
+    _row(agency, 1, status="failed", kind="order_change", status_reason="refused", attempts=1,
+         last_code=550, hint_code="message_auth_failed",
+         last_reply="5.7.9 This mail has been blocked because the sender is unauthenticated. "
+                    "Yahoo requires all senders to authenticate with either SPF or DKIM.")
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+
+    assert "не прошло проверку SPF, DKIM или DMARC" in page
+    assert "/troubleshooting#check-spf" in page

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+from pathlib import Path
+
 import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel
 
+from outbox_helpers import point_agency_at, queue_confirmation, reload
+from webapp.extensions import db
+from webapp.models import SendingPause, TestRun
+from webapp.outbox.sender import PAUSING_HINTS, send_due
+from webapp.smtpcheck.connection import SmtpError
 from webapp.smtpcheck.engine import run_test
-from webapp.smtpcheck.hints import CATALOGUE, FIELDS, classify, hint_for
+from webapp.smtpcheck.hints import (CATALOGUE, FIELDS, PAUSING, PERMANENT, SESSION_STEPS, TEMPORARY, classify,
+                                    enhanced_code, hint_for)
+from webapp.troubleshoot.checks import CONNECTION_HINTS
 
 from fixtures_smtp import TRANSLATIONS_DIR, free_port
 
@@ -22,6 +33,7 @@ CODES = {
     "app_password_required", "auth_mechanism_unsupported", "sender_rejected", "relay_denied",
     "recipient_rejected", "mailbox_full", "message_too_large", "rejected_as_spam", "rate_limited",
     "temporary_failure", "server_closed", "host_not_allowed", "unknown",
+    "web_login_required", "host_blocked", "message_auth_failed", "greylisted",
 }
 
 
@@ -267,8 +279,8 @@ def test_a_server_hanging_up_is_server_closed(smtp_server):
         ("data", 554, "5.7.1", "5.7.1 Our system has detected this message is likely spam", "rejected_as_spam"),
         ("rcpt_to", 550, "5.4.5", "5.4.5 Daily user sending quota exceeded", "rate_limited"),  # Gmail
         ("mail_from", 421, "4.7.0", "4.7.0 Try again later, closing connection", "rate_limited"),
-        ("mail_from", 450, "4.2.0", "4.2.0 Greylisted", "temporary_failure"),
-        ("greeting", 554, None, "No SMTP service here", "unknown"),
+        ("mail_from", 450, "4.2.0", "4.2.0 Greylisted", "greylisted"),
+        ("greeting", 554, None, "No SMTP service here", "host_blocked"),
     ],
 )
 def test_classify_known_replies(step, code, enhanced, text, expected):
@@ -320,3 +332,282 @@ def test_hints_render_in_russian_in_a_russian_request(smtpcheck_translations):
 
 def test_hint_texts_are_english_outside_a_request():
     assert str(hint_for("auth_failed").title) == "Login or password not accepted"
+
+
+# --- the corpus of real replies (tests/data/smtp_replies.csv) ---------------------------------
+
+CORPUS = Path(__file__).parent / "data" / "smtp_replies.csv"
+STEPS = {"greeting", "ehlo", "starttls", "auth", "mail_from", "rcpt_to", "data"}
+
+
+def load_corpus() -> list[dict]:
+    with CORPUS.open(encoding="utf-8", newline="") as lines:
+        return list(csv.DictReader(line for line in lines if not line.startswith("#")))
+
+
+REPLIES = load_corpus()
+
+
+def entry_id(entry: dict) -> str:
+    return f"{entry['provider']}-{entry['step']}-{entry['code']}-{entry['text'][:40]}"
+
+
+def diagnose(entry: dict):
+    """What the test page shows for a reply: the step's code and text, as the session reads them."""
+    return classify(entry["step"], int(entry["code"]), None, entry["text"])
+
+
+def real(step: str, code: int, text: str) -> dict:
+    """A reply of the corpus, found by its exact text: the class tests below stay on real replies."""
+    matches = [e for e in REPLIES if (e["step"], int(e["code"]), e["text"]) == (step, code, text)]
+    assert matches, f"not in the corpus: {code} {text}"
+    return matches[0]
+
+
+def test_the_corpus_holds_at_least_150_real_replies_each_with_its_source():
+    assert len(REPLIES) >= 150
+    assert len({entry["provider"] for entry in REPLIES}) >= 10
+    for entry in REPLIES:
+        assert entry["source"].startswith(("https://", "http://")), entry
+        assert entry["step"] in STEPS and 400 <= int(entry["code"]) < 600 and entry["text"].strip(), entry
+        assert entry["expected"] in CATALOGUE, entry
+
+
+@pytest.mark.parametrize("entry", REPLIES, ids=entry_id)
+def test_every_real_reply_gets_its_expected_hint(entry):
+    assert diagnose(entry).code == entry["expected"]
+
+
+def test_no_4xx_reply_is_diagnosed_as_permanent_or_as_a_field_to_change():
+    deferrals = [entry for entry in REPLIES if entry["code"].startswith("4")]
+    assert len(deferrals) >= 50
+    for entry in deferrals:
+        hint = diagnose(entry)
+        assert hint.temporary and not hint.permanent and not hint.pausing, entry
+        assert hint.code not in PAUSING_HINTS and hint.field is None, entry
+
+
+def sender_decision(entry: dict, hint) -> str:
+    """What webapp.outbox.sender does with this failure: pause (a pausing hint, or a permanent
+    refusal while opening the session), retry (SmtpError.temporary) or fail the email."""
+    error = SmtpError(entry["step"], int(entry["code"]), enhanced_code(entry["text"]), entry["text"], hint)
+    if error.hint.code in PAUSING_HINTS or (entry["step"] in SESSION_STEPS and not error.temporary):
+        return "pause"
+    return "retry" if error.temporary else "fail"
+
+
+OUTCOME = {TEMPORARY: "retry", PERMANENT: "fail", PAUSING: "pause"}
+
+
+def test_the_sender_decides_as_the_test_page_says_on_the_whole_corpus():
+    for entry in REPLIES:
+        hint = diagnose(entry)
+        assert sender_decision(entry, hint) == OUTCOME[hint.kind], (entry, hint.code, hint.kind)
+
+
+# The same, end to end: a real server gives the real reply at its step to the test email and to
+# a queued notification; the sender's outcome is the one the test page announces. One reply for
+# each step, reply class and hint of the corpus (the test above covers every reply).
+SCRIPTED = {"auth": "AUTH", "mail_from": "MAIL", "rcpt_to": "RCPT", "data": "DATA"}
+SCRIPTABLE = list({(entry["step"], entry["code"][0], entry["expected"]): entry for entry in REPLIES
+                   if entry["step"] in SCRIPTED and entry["text"].isascii() and "{" not in entry["text"]}.values())
+
+
+@pytest.mark.parametrize("entry", SCRIPTABLE, ids=entry_id)
+def test_a_real_reply_makes_the_sender_do_what_the_test_page_says(entry, agency, smtp_server):
+    reply = f"{entry['code']} {entry['text']}"
+    login = {"login": LOGIN, "password": PASSWORD} if entry["step"] == "auth" else {}
+    server = smtp_server(replies={SCRIPTED[entry["step"]]: reply}, **login)
+
+    page = run_test(server.settings(**login), AGENCY)
+    point_agency_at(agency, server, **login)
+    row = queue_confirmation(agency)
+    send_due(agency.id)
+
+    assert (page.failed_step, page.hint.code) == (entry["step"], entry["expected"])
+    pause = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one_or_none()
+    row = reload(row)
+    outcome = "pause" if pause else {"queued": "retry", "failed": "fail"}[row.status]
+    assert outcome == OUTCOME[page.hint.kind]
+    assert (pause.hint_code if pause else row.hint_code) == page.hint.code
+
+
+def test_the_sender_pauses_and_troubleshooting_counts_by_the_catalogue():
+    assert PAUSING_HINTS == {code for code, hint in CATALOGUE.items() if hint.kind == PAUSING}
+    assert {"web_login_required", "host_blocked"} <= PAUSING_HINTS
+    assert {"greylisted", "rate_limited", "temporary_failure", "message_auth_failed"}.isdisjoint(PAUSING_HINTS)
+    assert PAUSING_HINTS <= CONNECTION_HINTS
+    assert {"dns_failure", "timeout", "server_closed", "connection_refused"} <= CONNECTION_HINTS
+    assert "relay_denied" not in CONNECTION_HINTS  # troubleshooting has its own check for it
+
+
+# --- the five kinds of miss of issue 20, each on real replies of several providers -------------
+
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("rcpt_to", 450, "Requested mail action not taken: mailbox unavailable"),  # RFC 5321
+    ("mail_from", 450, "<foo@bad.domain>: Sender address rejected: Domain not found"),  # Postfix
+    ("rcpt_to", 452, "4.2.2 The email account that you tried to reach is over quota. Please direct the recipient to this article."),  # Gmail
+    ("rcpt_to", 451, "4.4.62 Mail sent to the wrong Office 365 region. ATTR35. For more information please go to https://go.microsoft.com/fwlink/?linkid=865268 [#.prod.protection.outlook.com]"),  # Microsoft
+    ("rcpt_to", 421, "4.7.0 TLS required for RCPT domain, closing connection."),  # Gmail
+    ("rcpt_to", 421, "temporary envelope failure (#4.3.0)"),  # qmail
+])
+def test_a_temporary_reply_is_never_read_as_a_permanent_diagnosis(step, code, text):
+    hint = diagnose(real(step, code, text))
+
+    assert hint.temporary and hint.field is None
+    assert hint.code not in {"recipient_rejected", "sender_rejected", "tls_required"}
+    assert "retried by themselves" in str(hint.consequence)
+
+
+@pytest.mark.parametrize(("code", "text", "expected"), [
+    (553, "sorry, your envelope sender is in my badmailfrom list (#5.7.1)", "sender_rejected"),  # qmail
+    (554, "<foo@bad.domain>: Sender address rejected: match bad.domain", "sender_rejected"),  # Postfix
+    (553, "5.7.1 < [email protected]>: Sender address rejected: not owned by user [email protected]", "sender_rejected"),
+    (550, "5.7.1 Client does not have permission to send as this sender", "sender_rejected"),  # Microsoft
+    (550, "5.7.1 SPF check failed: IP_host is not authorized to send in the name of domain_name. (in reply to RCPT TO command)", "message_auth_failed"),  # Yandex
+    (554, "<bad.domain>: Helo command rejected: match bad.domain", "host_blocked"),  # Postfix
+])
+def test_a_cause_behind_the_recipient_step_is_not_read_as_a_refused_recipient(code, text, expected):
+    hint = diagnose(real("rcpt_to", code, text))
+
+    assert hint.code == expected
+    assert hint.at_fault != "agency" and hint.field != "agency_email"
+
+
+@pytest.mark.parametrize(("step", "code", "text", "expected"), [
+    ("auth", 535, "5.7.1 Please log in with your web browser and then try again. Learn more at535 5.7.1 https://support.google.com/mail/bin/answer.py?answer=78754 p2sm808096lbj.4", "web_login_required"),  # Gmail
+    ("mail_from", 550, "message sending for this account is disabled", "web_login_required"),  # Mail.ru
+    ("auth", 535, "5.7.1 Application-specific password required. For more information, visit https://support.google.com/accounts/answer/185833", "app_password_required"),  # Gmail
+    ("auth", 534, "5.7.9  Authentication mechanism is too weak", "auth_mechanism_unsupported"),  # RFC 4954
+])
+def test_a_demanded_web_sign_in_or_app_password_is_not_a_wrong_password(step, code, text, expected):
+    hint = diagnose(real(step, code, text))
+
+    assert hint.code == expected != "auth_failed"
+    assert hint.pausing  # every email would fail the same way: sending waits, it does not hammer the login
+
+
+def test_the_web_sign_in_hint_says_retyping_the_password_will_not_help():
+    hint = hint_for("web_login_required")
+    assert "will not help" in str(hint.detail) and "web browser" in str(hint.fix)
+
+
+@pytest.mark.parametrize(("code", "text"), [
+    (550, "5.7.9 This mail has been blocked because the sender is unauthenticated. Yahoo requires all senders to authenticate with either SPF or DKIM."),  # Yahoo
+    (550, "5.7.26 Unauthenticated email from domain-name is not accepted due to domain's DMARC policy. Please contact the administrator of domain-name domain. If this was a legitimate mail please visit Control unauthenticated mail from your domain to learn about the DMARC initiative."),  # Gmail
+    (550, "5.7.26 This message fails to pass SPF checks for an SPF record with a hard fail policy (-all). To best protect our users from spam and phishing, the message has been blocked. Please visit Prevent mail to Gmail users from being blocked or sent to spam for more information."),  # Gmail
+    (550, "5.7.515 Access denied, sending domain EXAMPLE.JP doesn't meet the required authentication level. The sender's domain in the 5322.From address doesn't meet the authentication requirements defined for the sender. To learn how to fix this see: https://go.microsoft.com/fwlink/p/?linkid=2319303"),  # Microsoft
+    (550, "5.7.1 This message was not accepted due to domain owner DMARC policy (RFC 7489) https://help.mail.ru/mail-help/postmaster/dmarc"),  # Mail.ru
+    (550, "5.1.0 192.0.2.222 is not allowed to send from <example.net> per it's SPF Record"),  # sisimai
+])
+def test_message_authentication_is_not_smtp_authentication(code, text):
+    hint = diagnose(real("data", code, text))
+
+    assert hint.code == "message_auth_failed"
+    assert hint.at_fault == "sender" and not hint.pausing
+    assert "troubleshooting page" in str(hint.fix) and "SPF, DKIM and DMARC" in str(hint.fix)
+
+
+@pytest.mark.parametrize("text", [
+    "<random.bad.domain[123.123.123.123]>: Client host rejected: match bad.domain",  # Postfix
+    "Service unavailable; Client host [127.0.0.2] blocked using blackholes.mail-abuse.org; Blackholed - see <URL:http://mail-abuse.org/cgi-bin/lookup?127.0.0.2>",  # Postfix RBL
+    "5.7.1 Service unavailable; Client host [] blocked",  # Microsoft
+    "No SMTP service here",  # RFC 5321
+])
+def test_a_refusal_at_the_greeting_says_this_installation_is_blocked(text):
+    (entry,) = [e for e in REPLIES if e["step"] == "greeting" and e["text"] == text]
+    hint = classify("greeting", int(entry["code"]), None, text, ehlo_name="sys.agency-booking.example")
+
+    assert hint.code == "host_blocked" and hint.pausing
+    assert "sys.agency-booking.example" in str(hint.detail)
+    assert "Write to the provider" in str(hint.fix) and "blocklist" in str(hint.fix)
+
+
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("greeting", 553, "5.7.1 [BL21] Connections will not be accepted from 192.0.2.25, because the ip is in Spamhaus's list; see http://postmaster.yahoo.com/550-bl23.html"),  # Yahoo
+    ("greeting", 550, "Access from ip address 192.0.2.1 blocked."),
+    ("data", 550, "5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. For more information please go to https://go.microsoft.com/fwlink/?LinkID=526655 AS(7171)"),  # Microsoft
+])
+def test_this_installation_blocked_is_recognised_at_any_step(step, code, text):
+    assert diagnose(real(step, code, text)).code == "host_blocked"
+
+
+@pytest.mark.parametrize(("code", "text"), [
+    (422, "4.2.2 Greylisted, please try again in a few moments."),  # Stalwart
+    (450, "4.2.0 Recipient address rejected: Greylisted"),  # Postfix with postgrey
+])
+def test_greylisting_is_temporary_and_asks_for_nothing(code, text):
+    hint = diagnose(real("rcpt_to", code, text))
+
+    assert hint.code == "greylisted" and hint.temporary and hint.field is None
+    assert str(hint.fix).startswith("Nothing to do")
+
+
+def test_the_seeds_535_says_the_mail_server_is_at_fault_when_the_login_is_right(smtpcheck_translations):
+    hint = diagnose(real("auth", 535, "5.7.0 Authentication credentials invalid"))
+    assert hint.code == "auth_failed"
+    assert "mail server's side" in str(hint.detail) and "write to the provider" in str(hint.fix)
+
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(smtpcheck_translations)
+    Babel(app, locale_selector=lambda: "ru")
+    with app.test_request_context():
+        assert "проблемы на стороне почтового сервера" in str(hint.detail)
+        assert "напишите провайдеру" in str(hint.fix)
+
+
+@pytest.mark.parametrize(("role", "title", "field"), [
+    ("agency", "The recipient address was refused", "agency_email"),
+    ("client", "The client's address was refused", None),
+    ("copies", "The address for copies was refused", "copies_email"),
+    ("payment_problems", "The address for payment problems was refused", "payment_problems_email"),
+])
+def test_a_refused_recipient_is_named_by_its_role(role, title, field):
+    hint = classify("rcpt_to", 550, "5.1.1", "5.1.1 Unknown User", recipient=role)
+
+    assert (str(hint.title), hint.field, hint.at_fault) == (title, field, role)
+
+
+def test_the_coverage_table_in_the_docs_is_made_from_the_current_corpus():
+    path = Path(__file__).parent.parent / "scripts" / "diagnosis_table.py"
+    spec = importlib.util.spec_from_file_location("diagnosis_table", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    document = script.DOC.read_text(encoding="utf-8")
+    assert script.rendered(document, load_corpus()) == document, "run: python scripts/diagnosis_table.py"
+    assert f"{len(REPLIES)} real replies" in document
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"tested on {len(REPLIES)} real SMTP replies" in readme
+
+
+# --- the test page says what the sender will do -------------------------------------------------
+
+def page_result(client, run_worker) -> str:
+    """Start a test email from the mail-settings page, run it, and return the result it streams."""
+    client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    run_worker()
+    run = db.session.execute(db.select(TestRun)).scalar_one()
+    body = client.get(f"/mail-settings/test/{run.id}/stream").get_data(as_text=True)
+    (result,) = [block for block in body.split("\n\n") if "event: result" in block]
+    return result
+
+
+@pytest.mark.parametrize(("replies", "login", "code", "kind", "says"), [
+    ({"RCPT": "450 4.2.0 Recipient address rejected: Greylisted"}, False, "greylisted", "temporary",
+     "отправляются повторно сами"),
+    ({"DATA": "550 5.7.1 This message was not accepted due to domain owner DMARC policy (RFC 7489) "
+              "https://help.mail.ru/mail-help/postmaster/dmarc"}, False, "message_auth_failed", "permanent",
+     "/troubleshooting#check-spf"),
+    ({"AUTH": "535 5.7.0 Authentication credentials invalid"}, True, "auth_failed", "pausing",
+     "отправка приостанавливается"),
+])
+def test_the_test_page_says_what_happens_to_notifications(admin_client, agency, smtp_server, run_worker,
+                                                          replies, login, code, kind, says):
+    credentials = {"login": LOGIN, "password": PASSWORD} if login else {}
+    point_agency_at(agency, smtp_server(replies=replies, **credentials), **credentials)
+
+    result = page_result(admin_client, run_worker)
+
+    assert f'data-hint="{code}"' in result and f'data-kind="{kind}"' in result
+    assert says in result

@@ -7,8 +7,10 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db
 from webapp.models import OutboxEmail
 from webapp.models.types import utcnow
+from webapp.notification_kinds import PAYMENT_PROBLEM, TEST_EMAIL
 from webapp.outbox import reasons
 from webapp.outbox.service import wake
+from webapp.smtpcheck.hints import AGENCY, CATALOGUE, CLIENT, PAYMENT_PROBLEMS, Hint, hint_for
 
 RESENDABLE = ("failed", "skipped", "unknown")
 PAGE_SIZE = 50
@@ -41,6 +43,20 @@ def log_query(agency_id: int, log_filter: LogFilter):
 
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+# Whose address an email of each kind goes to; every other kind goes to the client. A refused
+# recipient's hint names that address, and says whether the settings can fix it (S9: a refused
+# copies address does not fail the client's email, so no row is ever about the copies).
+RECIPIENT_ROLES = {PAYMENT_PROBLEM: PAYMENT_PROBLEMS, TEST_EMAIL: AGENCY}
+
+
+def row_hint(row: OutboxEmail) -> Hint | None:
+    """The hint for a row's last failure, worded for the address the row was sent to."""
+    if row.hint_code not in CATALOGUE:
+        return None
+    reply = f"{row.last_code} {row.last_reply or ''}".strip() if row.last_code else (row.last_reply or "")
+    return hint_for(row.hint_code, reply=reply, recipient=RECIPIENT_ROLES.get(row.kind, CLIENT))
 
 
 def resend(agency_id: int, row_ids: list[int]) -> int:

@@ -5,11 +5,10 @@ from flask_login import current_user, login_required
 
 from webapp.auth.access import admin_required
 from webapp.emaillog.forms import STATUS_TITLES, LogFilterForm
-from webapp.emaillog.service import PAGE_SIZE, RESENDABLE, LogFilter, log_query, resend
+from webapp.emaillog.service import PAGE_SIZE, RESENDABLE, LogFilter, log_query, resend, row_hint
 from webapp.extensions import db
 from webapp.notification_kinds import KINDS
 from webapp.outbox import reasons
-from webapp.smtpcheck.hints import hint_for
 from webapp.urls import local_url
 
 bp = Blueprint("emaillog", __name__, url_prefix="/email-log")
@@ -29,7 +28,7 @@ def index():
     filter_args = {key: value for key, value in request.args.items() if key != "page"}
     return render_template("emaillog/page.html", form=form, page=page, filter_args=filter_args,
                            kinds=KINDS, statuses=STATUS_TITLES, reasons=reasons.TITLES,
-                           resendable=RESENDABLE, hint_for=hint_for)
+                           resendable=RESENDABLE, row_hint=row_hint)
 
 
 @bp.route("/resend", methods=["POST"])

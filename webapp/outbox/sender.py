@@ -23,6 +23,7 @@ from webapp.outbox import journal, reasons
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSession, open_session
+from webapp.smtpcheck.hints import PAUSING_CODES
 from webapp.smtpcheck.message import compose_message, envelope_sender
 
 BATCH_SIZE = 100
@@ -53,11 +54,8 @@ PROBE_BACKOFF = tuple(timedelta(minutes=minutes) for minutes in (2, 5, 10, 30, 6
 
 # Failures of the agency's settings, not of one email: retrying each row would only repeat them
 # (and lock the mailbox after a few wrong passwords), so sending pauses until a test succeeds.
-PAUSING_HINTS = frozenset({
-    "auth_failed", "app_password_required", "auth_mechanism_unsupported", "auth_requires_tls",
-    "auth_required", "certificate_invalid", "tls_mismatch", "starttls_unsupported",
-    "tls_required", "host_not_allowed",
-})
+# The hint catalogue decides which they are, so the test page says the same.
+PAUSING_HINTS = PAUSING_CODES
 
 
 @dataclass

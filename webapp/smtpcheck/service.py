@@ -266,4 +266,4 @@ def test_email_status(agency_id: int) -> TestEmailStatus:
 def run_hint(run: TestRun):
     if not run.hint_code:
         return None
-    return hint_for(run.hint_code, variant=run.hint_variant, reply=run.hint_reply)
+    return hint_for(run.hint_code, variant=run.hint_variant, reply=run.hint_reply, step=run.failed_step)

@@ -15,7 +15,7 @@ from webapp.models import Agency, OutboxEmail, User
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
 from webapp.outbox.sender import current_pause
-from webapp.smtpcheck.hints import default_ehlo_name, hint_for
+from webapp.smtpcheck.hints import CONNECTION_CODES, default_ehlo_name, hint_for
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 from webapp.smtpcheck.service import last_run, run_hint
 from webapp.troubleshoot.dnsrecords import DnsUnavailable, TxtLookup
@@ -24,11 +24,9 @@ OK, PROBLEM, UNKNOWN = "ok", "problem", "unknown"
 # "In use" and "recent" as the page explains them.
 WINDOW = timedelta(days=30)
 RECENT = timedelta(days=7)
-# Failures that mean the connection or the login does not work, not one recipient.
-CONNECTION_HINTS = frozenset({
-    "dns_failure", "connection_refused", "timeout", "tls_mismatch", "starttls_unsupported",
-    "certificate_invalid", "tls_required", "auth_requires_tls", "auth_required", "auth_failed",
-    "app_password_required", "auth_mechanism_unsupported", "server_closed", "host_not_allowed"})
+# Failures that mean the connection or the login does not work, not one recipient: the hint
+# catalogue's own list.
+CONNECTION_HINTS = CONNECTION_CODES
 # Selectors of the big providers and of the usual control panels: Yandex "mail", Mail.ru
 # "mailru", Microsoft 365 "selector1/2", Google "google", cPanel/Plesk "default", Mailchimp "k1".
 DKIM_SELECTORS = ("default", "mail", "mailru", "dkim", "selector1", "selector2", "google", "k1",
