@@ -56,7 +56,8 @@ def show(run_id: str):
 @bp.route("/<run_id>/stream")
 @login_required
 def stream(run_id: str):
-    run_id = _own_run(run_id).id
+    run = _own_run(run_id)
+    run_id, finished = run.id, run.finished_at is not None
 
     def render(event: str, data: dict) -> str:
         if event == "step":
@@ -66,4 +67,5 @@ def stream(run_id: str):
             return render_template("smtpcheck/_result.html", run=run, hint=run_hint(run))
         return ""
 
-    return sse_response(events_key(run_id), render, after=request.headers.get("Last-Event-ID", "0"))
+    return sse_response(events_key(run_id), render, after=request.headers.get("Last-Event-ID", "0"),
+                        finished=finished)
