@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 
 from api_fixtures import ORDER, outbox
-from conftest import PASSWORD, free_port, sign_in
+from conftest import PASSWORD, browser_sign_in, free_port, sign_in
 from outbox_helpers import point_agency_at, queue_confirmation
 from webapp import create_app
 from webapp import notification_kinds as kinds
@@ -357,3 +357,25 @@ def test_a_malformed_last_event_id_is_a_400_naming_it(admin_client, agency, smtp
     started = admin_client.post("/troubleshooting/runs", headers={"HX-Request": "true"})
     stream = re.search(r"/troubleshooting/runs/[0-9a-f]{32}/stream", started.get_data(as_text=True)).group(0)
     assert admin_client.get(stream, headers={"Last-Event-ID": last_event_id}).status_code == 400
+
+
+@pytest.mark.browser
+def test_a_refused_live_view_says_it_waits_then_resumes_by_itself(app, page, live_server, agency, admin,
+                                                                  smtp_server, dns_server, run_worker):
+    app.config["DNS_NAMESERVERS"] = dns_server().address
+    app.config["SSE_STREAMS_PER_PROCESS"] = 1
+    test_email = start_test_email(app, agency, admin, smtp_server)
+    other_tab = Browser(live_server, app, admin)
+    assert other_tab.open_stream(test_email).status == 200  # the one stream this server allows
+    browser_sign_in(page, admin)
+    page.goto("/troubleshooting")
+
+    page.click("button.run-checks")
+    waiting = page.locator("#troubleshoot-run .stream-waiting")
+    waiting.wait_for(state="visible")
+    assert "открыто слишком много таких окон" in waiting.inner_text()
+
+    run_worker()  # the test email ends, its stream closes and frees the place
+    page.wait_for_selector("#troubleshoot-run textarea[readonly]", timeout=20_000)
+    assert waiting.is_hidden()
+    other_tab.close()
