@@ -3,7 +3,8 @@ web benchmark all start `gunicorn wsgi:app` from this directory, which reads thi
 import os
 
 # Threads, not processes, hold the test-email and troubleshooting streams (SSE): an open stream
-# occupies one thread for under a minute; the rest serve ordinary requests (docs/DEPLOY.md).
+# occupies one thread for under a minute, and streams get at most half of the threads (also 4 a
+# user, 8 an agency: webapp/event_streams.py); the rest serve ordinary requests (docs/DEPLOY.md).
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_PROCESSES", "2"))
 threads = int(os.environ.get("WEB_THREADS", "32"))

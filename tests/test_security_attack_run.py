@@ -1,9 +1,12 @@
 """Defects an outside attack run found (issue 19, items 1, 2, 9, 10): changes of one order at
 once, live streams that held the site's threads, requests that answered 500, a retried
 Idempotency-Key answered 409, and a dev inbox that showed every agency's mail."""
+import http.client
 import json
 import re
 import threading
+import time
+import urllib.parse
 import urllib.request
 from types import SimpleNamespace
 
@@ -11,13 +14,15 @@ import pytest
 from redis import Redis
 
 from api_fixtures import ORDER, outbox
-from conftest import PASSWORD, free_port, sign_in
+from conftest import PASSWORD, browser_sign_in, free_port, sign_in
 from outbox_helpers import point_agency_at, queue_confirmation
 from webapp import create_app
 from webapp import notification_kinds as kinds
 from webapp.api.service import issue_token
 from webapp.catcher.service import start_catcher
+from webapp.event_streams import STREAMS_PER_AGENCY, STREAMS_PER_USER
 from webapp.extensions import db
+from webapp.jobs import redis_connection
 from webapp.mailtemplates.defaults import default_template
 from webapp.mailtemplates.service import find_template
 from webapp.models import Order
@@ -194,3 +199,183 @@ def test_the_dev_inbox_shows_each_agency_only_its_own_mail(app_config, agency, m
     assert "client@beta.example" not in beta_client.get("/dev/mail/").get_data(as_text=True)
     assert len(re.findall(r'href="/dev/mail/([^"/]+)"',
                           alpha_client.get("/dev/mail/").get_data(as_text=True))) == 2
+
+
+# 2. Live streams (SSE) -----------------------------------------------------------------------
+
+class Browser:
+    """A signed-in browser over real HTTP: the session cookie of a test client that signed in."""
+
+    def __init__(self, live_server: str, app, user):
+        client = app.test_client()
+        sign_in(client, user)
+        self.cookie = f"session={client.get_cookie('session').value}"
+        self.host, self.port = urllib.parse.urlsplit(live_server).netloc.split(":")
+        self.streams: list[tuple[http.client.HTTPConnection, http.client.HTTPResponse]] = []
+
+    def get(self, path: str, headers: dict | None = None, timeout: float = 10):
+        connection = http.client.HTTPConnection(self.host, int(self.port), timeout=timeout)
+        connection.request("GET", path, headers={"Cookie": self.cookie, **(headers or {})})
+        return connection, connection.getresponse()
+
+    def open_stream(self, path: str):
+        """Connect as EventSource does and keep the stream open; returns the response."""
+        connection, response = self.get(path, {"Accept": "text/event-stream"})
+        if response.status == 200:
+            self.streams.append((connection, response))  # the browser's tab stays open
+        else:
+            response.read()
+            connection.close()
+        return response
+
+    def close(self):
+        for connection, response in self.streams:
+            response.close()
+            connection.close()
+
+
+def start_test_email(app, agency, user, smtp_server) -> str:
+    point_agency_at(agency, smtp_server())
+    client = app.test_client()
+    sign_in(client, user)
+    started = client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    return re.search(r"/mail-settings/test/([0-9a-f]{32})/stream", started.get_data(as_text=True)).group(0)
+
+
+def test_one_user_cannot_hold_every_thread_with_streams(app, live_server, agency, admin, smtp_server,
+                                                        run_worker):
+    stream = start_test_email(app, agency, admin, smtp_server)
+    browser = Browser(live_server, app, admin)
+    try:
+        opened = [browser.open_stream(stream) for _ in range(STREAMS_PER_USER)]
+        refused = browser.open_stream(stream)
+        _connection, page = browser.get("/mail-settings")
+
+        assert [response.status for response in opened] == [200] * STREAMS_PER_USER
+        assert refused.status == 429 and refused.headers["Retry-After"] == "15"
+        assert page.status == 200  # the site still answers its pages
+
+        run_worker()  # the run ends: each stream gets its result, "done", and frees its slot
+        for response in opened:
+            assert "event: done" in response.read().decode()
+        assert _reopened(browser, stream).status == 200
+    finally:
+        browser.close()
+
+
+def _reopened(browser: Browser, path: str):
+    # The server frees a slot when it closes the stream, just after the last byte went out.
+    for _ in range(50):
+        response = browser.open_stream(path)
+        if response.status != 429:
+            return response
+        time.sleep(0.1)
+    return response
+
+
+def test_the_refusal_says_why_in_the_users_language(app, live_server, agency, admin, smtp_server):
+    stream = start_test_email(app, agency, admin, smtp_server)
+    browser = Browser(live_server, app, admin)
+    try:
+        for _ in range(STREAMS_PER_USER):
+            browser.open_stream(stream)
+        connection, refused = browser.get(stream)
+        assert refused.status == 429
+        assert f"У вас уже открыто {STREAMS_PER_USER} окна с ходом проверки." in refused.read().decode()
+    finally:
+        browser.close()
+
+
+def test_an_agency_shares_a_bounded_number_of_streams(app, live_server, agency, admin, make_user,
+                                                      smtp_server):
+    stream = start_test_email(app, agency, admin, smtp_server)
+    colleagues = [Browser(live_server, app, user) for user in
+                  (admin, make_user(agency, "second@alpha.example"), make_user(agency, "third@alpha.example"))]
+    try:
+        statuses = [colleague.open_stream(stream).status
+                    for colleague in colleagues[:2] for _ in range(STREAMS_PER_USER)]
+        _connection, refused = colleagues[2].get(stream)
+        assert statuses == [200] * STREAMS_PER_AGENCY
+        assert refused.status == 429
+        assert f"У вашего агентства уже открыто {STREAMS_PER_AGENCY}" in refused.read().decode()
+    finally:
+        for colleague in colleagues:
+            colleague.close()
+
+
+def test_a_process_keeps_half_its_threads_for_pages(app, live_server, agency, admin, make_agency,
+                                                    make_user, smtp_server):
+    app.config["SSE_STREAMS_PER_PROCESS"] = 3
+    stream = start_test_email(app, agency, admin, smtp_server)
+    browser = Browser(live_server, app, admin)
+    try:
+        statuses = [browser.open_stream(stream).status for _ in range(4)]
+        _connection, page = browser.get("/")
+        assert statuses == [200, 200, 200, 429]
+        assert page.status == 200
+    finally:
+        browser.close()
+
+
+def test_a_finished_runs_stream_ends_at_once_whatever_the_last_event_id(app, live_server, agency,
+                                                                       admin, smtp_server, run_worker):
+    stream = start_test_email(app, agency, admin, smtp_server)
+    run_worker()
+    browser = Browser(live_server, app, admin)
+    for last_event_id in ("99999999999999-0", "18446744073709551615-18446744073709551615"):
+        started = time.monotonic()
+        connection, response = browser.get(stream, {"Last-Event-ID": last_event_id}, timeout=10)
+        body = response.read().decode()
+        connection.close()
+        assert response.status == 200 and body.rstrip().endswith("event: done\ndata:")
+        assert "event: step" not in body
+        assert time.monotonic() - started < 5
+
+
+def test_an_expired_stream_of_a_finished_run_ends_at_once(app, live_server, agency, admin,
+                                                          smtp_server, run_worker):
+    stream = start_test_email(app, agency, admin, smtp_server)
+    run_worker()
+    redis_connection().delete(*redis_connection().keys("testrun:*"))  # an hour later
+    started = time.monotonic()
+    connection, response = Browser(live_server, app, admin).get(stream, timeout=10)
+    assert "event: done" in response.read().decode()
+    connection.close()
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("last_event_id", ["abc", "1-2-3", "-1", "1733400000000-x",
+                                           "99999999999999999999999-0", "1 OR 1"])
+def test_a_malformed_last_event_id_is_a_400_naming_it(admin_client, agency, smtp_server, last_event_id):
+    point_agency_at(agency, smtp_server())
+    started = admin_client.post("/mail-settings/test", headers={"HX-Request": "true"})
+    stream = re.search(r"/mail-settings/test/[0-9a-f]{32}/stream", started.get_data(as_text=True)).group(0)
+    response = admin_client.get(stream, headers={"Last-Event-ID": last_event_id})
+    assert response.status_code == 400
+    assert "Last-Event-ID" in response.get_data(as_text=True)
+
+    started = admin_client.post("/troubleshooting/runs", headers={"HX-Request": "true"})
+    stream = re.search(r"/troubleshooting/runs/[0-9a-f]{32}/stream", started.get_data(as_text=True)).group(0)
+    assert admin_client.get(stream, headers={"Last-Event-ID": last_event_id}).status_code == 400
+
+
+@pytest.mark.browser
+def test_a_refused_live_view_says_it_waits_then_resumes_by_itself(app, page, live_server, agency, admin,
+                                                                  smtp_server, dns_server, run_worker):
+    app.config["DNS_NAMESERVERS"] = dns_server().address
+    app.config["SSE_STREAMS_PER_PROCESS"] = 1
+    test_email = start_test_email(app, agency, admin, smtp_server)
+    other_tab = Browser(live_server, app, admin)
+    assert other_tab.open_stream(test_email).status == 200  # the one stream this server allows
+    browser_sign_in(page, admin)
+    page.goto("/troubleshooting")
+
+    page.click("button.run-checks")
+    waiting = page.locator("#troubleshoot-run .stream-waiting")
+    waiting.wait_for(state="visible")
+    assert "открыто слишком много таких окон" in waiting.inner_text()
+
+    run_worker()  # the test email ends, its stream closes and frees the place
+    page.wait_for_selector("#troubleshoot-run textarea[readonly]", timeout=20_000)
+    assert waiting.is_hidden()
+    other_tab.close()

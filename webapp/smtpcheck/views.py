@@ -94,7 +94,8 @@ def show(run_id: str):
 @bp.route("/<run_id>/stream")
 @login_required
 def stream(run_id: str):
-    run_id = _own_run(run_id).id
+    run = _own_run(run_id)
+    run_id, finished = run.id, run.finished_at is not None
     agency_id = current_user.agency_id  # the generator runs after the request's session is gone
 
     def render(event: str, data: dict) -> str:
@@ -107,4 +108,5 @@ def stream(run_id: str):
                                    status=test_email_status(agency_id))
         return ""
 
-    return sse_response(events_key(run_id), render, after=request.headers.get("Last-Event-ID", "0"))
+    return sse_response(events_key(run_id), render, after=request.headers.get("Last-Event-ID", "0"),
+                        finished=finished)
