@@ -33,7 +33,7 @@ def upgrade():
         batch_op.add_column(sa.Column('language', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('amount', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=True))
-        batch_op.add_column(sa.Column('itinerary', sa.Text(), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('itinerary', sa.Text(), nullable=True))
     with op.batch_alter_table('mail_settings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('client_language', sa.String(length=8), nullable=False,
                                       server_default='ru'))
@@ -41,8 +41,6 @@ def upgrade():
             batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False,
                                           server_default=sa.true()))
     # The defaults were for existing rows only; the models set them for new ones.
-    with op.batch_alter_table('booking_order', schema=None) as batch_op:
-        batch_op.alter_column('itinerary', server_default=None)
     with op.batch_alter_table('mail_settings', schema=None) as batch_op:
         batch_op.alter_column('client_language', server_default=None)
         for name in _TOGGLES:

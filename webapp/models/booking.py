@@ -70,7 +70,7 @@ class Order(db.Model):
     amount: Mapped[str | None] = mapped_column(String(20))
     currency: Mapped[str | None] = mapped_column(String(3))
     # The itinerary in words for the client (flights, hotel), shown in the booking confirmation.
-    itinerary: Mapped[str] = mapped_column(Text, default="")
+    itinerary: Mapped[str | None] = mapped_column(Text, default="")
     # The UTC offset the engine writes this order's times in: people read the times in it.
     utc_offset_minutes: Mapped[int | None]
     # Bumped by each change the engine reports; an order-change email is keyed by it, so a

@@ -242,7 +242,8 @@ def _process_due(due_column, moment_column, window_of, queue, now: datetime) -> 
                                     moment_column == getattr(order, moment_column.key))
                 .values({due_column.key: next_due})
                 .execution_options(synchronize_session=False)).rowcount
-            if claimed and window and window[0] <= now < window[1] and queue(order, agency, now):
+            if claimed and window and window[0] <= now < window[1] and queue(order, agency, now,
+                                                                         settings.client_language):
                 queued += 1
                 woken.add(agency.id)
         db.session.commit()
@@ -257,26 +258,29 @@ def _agencies_with_settings(agency_ids: set[int]) -> dict[int, tuple[Agency, Mai
     return {agency.id: (agency, settings) for agency, settings in rows}
 
 
-def _queue_warning(order: Order, agency: Agency, now: datetime) -> bool:
+def _queue_warning(order: Order, agency: Agency, now: datetime, client_language: str) -> bool:
     limit = order.payment_time_limit
+    # The client's language, as for the booking's own emails (S14).
+    language = order.language or client_language
     return queue_email(
         agency.id, kinds.TIME_LIMIT_WARNING, order.client_email,
         {"order_number": order.number, "client_name": order.client_name,
-         "payment_time_limit": format_moment(limit, order.utc_offset_minutes, agency.locale),
+         "payment_time_limit": format_moment(limit, order.utc_offset_minutes, language),
          # Rounded up: with 44.5 minutes left, "45 minutes left" is what a person would say.
          "minutes_left": math.ceil((limit - now).total_seconds() / 60)},
         # A moved time limit is a new key: one new warning for the new limit.
         f"time_limit_warning:{order.id}:{limit.isoformat()}",
         # The sender gives up on a warning still unsent when the limit has passed.
-        language=agency.locale, expires_at=limit)
+        language=language, expires_at=limit)
 
 
-def _queue_data_deadline(order: Order, agency: Agency, now: datetime) -> bool:
+def _queue_data_deadline(order: Order, agency: Agency, now: datetime, client_language: str) -> bool:
     deadline = order.data_deadline
+    language = order.language or client_language
     return queue_email(
         agency.id, kinds.DATA_DEADLINE, order.client_email,
         {"order_number": order.number, "client_name": order.client_name,
-         "data_deadline": format_moment(deadline, order.utc_offset_minutes, agency.locale),
+         "data_deadline": format_moment(deadline, order.utc_offset_minutes, language),
          "hours_left": math.ceil((deadline - now).total_seconds() / 3600)},
         f"data_deadline:{order.id}:{deadline.isoformat()}",
-        language=agency.locale, expires_at=deadline)
+        language=language, expires_at=deadline)
