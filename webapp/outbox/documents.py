@@ -191,12 +191,15 @@ def document_for_download(agency_id: int, outbox_email_id: int,
 
 
 def purge_documents(now: datetime | None = None) -> int:
-    """Delete the documents of emails sent, failed or skipped more than RETENTION ago."""
+    """Delete the documents of emails sent, failed or skipped more than RETENTION ago; a rule of
+    the scheduler's tick. Driven from the (small) documents table, one primary-key look-up of its
+    email each, never a scan of the outbox."""
     cutoff = (now or utcnow()) - RETENTION
-    finished = select(OutboxEmail.id).where(OutboxEmail.status.in_(FINISHED),
-                                            OutboxEmail.updated_at < cutoff)
+    finished_long_ago = select(OutboxEmail.id).where(
+        OutboxEmail.id == OutboxDocument.outbox_email_id, OutboxEmail.status.in_(FINISHED),
+        OutboxEmail.updated_at < cutoff).exists()
     deleted = db.session.execute(
-        delete(OutboxDocument).where(OutboxDocument.outbox_email_id.in_(finished))
+        delete(OutboxDocument).where(finished_long_ago)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return deleted

@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.jobs import redis_connection
 from webapp.models import Agency, Client, MailSettings, Order
 from webapp.models.types import utcnow
+from webapp.outbox.documents import purge_documents
 from webapp.outbox.service import queue_email, sweep, wake
 from webapp.schedule.due import (TICK_INTERVAL, data_deadline_window, registration_expiry,
                                  reschedule, warning_window)
@@ -100,6 +101,8 @@ RULES = (
     Rule("notify_data_deadlines", notify_data_deadlines,
          _l("Deadline for mandatory booking data"), _l("Emails queued")),
     Rule("sweep_outbox", sweep_outbox, _l("Outbox sweep"), _l("Agencies woken")),
+    Rule("purge_documents", purge_documents, _l("Deletion of sent emails' documents after 30 days"),
+         _l("Documents deleted")),
 )
 
 
