@@ -140,3 +140,13 @@ def test_copies_to_the_agency_address_say_what_arrives_twice(agency):
     db.session.commit()
     result = run(agency, checks.check_copies)
     assert result.status == "ok" and "один раз" in result.detail
+
+
+def test_the_templates_page_says_which_language_each_email_uses(admin_client, agency):
+    agency.mail_settings.client_language = "en"
+    db.session.commit()
+    page = admin_client.get("/templates/").get_data(as_text=True)
+    assert "на языке клиентов по умолчанию из настроек почты (Английский)" in page
+    assert "уведомления самому агентству отправляются на языке агентства (Русский)" in page
+    assert "Ваши билеты (клиенту)" in page and "Новое бронирование (агентству)" in page
+    assert 'href="/mail-settings#booking-notifications"' in page

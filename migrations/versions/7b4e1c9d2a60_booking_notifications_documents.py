@@ -40,6 +40,9 @@ def upgrade():
         for name in _TOGGLES:
             batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False,
                                           server_default=sa.true()))
+    # Client emails went out in the agency's language until now: they keep doing so.
+    op.execute(sa.text('UPDATE mail_settings SET client_language = (SELECT agency.locale FROM '
+                       'agency WHERE agency.id = mail_settings.agency_id)'))
     # The defaults were for existing rows only; the models set them for new ones.
     with op.batch_alter_table('mail_settings', schema=None) as batch_op:
         batch_op.alter_column('client_language', server_default=None)
