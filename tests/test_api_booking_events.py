@@ -199,3 +199,13 @@ def test_an_event_of_an_unknown_order_is_not_found(engine):
         response = engine.post(f"/orders/404404/{path}", body)
         assert response.status_code == 404 and "number" in response.json["errors"]
     assert outbox() == []
+
+
+def test_amounts_are_written_for_each_reader(engine):
+    engine.post("/orders", ORDER | {"language": "en", "amount": "48200.00", "currency": "RUB"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "1000.50", "currency": "EUR"})
+    [client] = outbox(kinds.PAYMENT_RECEIVED)
+    [office] = outbox(kinds.AGENCY_PAYMENT_RECEIVED)
+    assert (client.context["paid_amount"], client.context["amount"]) == ("€1,000.50", "RUB\xa048,200.00")
+    assert (office.context["paid_amount"], office.context["amount"]) == (
+        "1\xa0000,50\xa0€", "48\xa0200,00\xa0₽")

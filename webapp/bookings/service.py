@@ -1,5 +1,6 @@
 """Applying the booking engine's events and queueing the emails that follow, in one transaction."""
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -210,12 +211,10 @@ def record_payment(agency: Agency, number: str, amount: str, currency: str | Non
     order = _order_for_update(agency, number, language)
     changed = _apply(agency, order, {"paid": True})
     _withdraw_moot_reminders(order, changed)
-    language_of_amounts = _client_language(agency, order)
     queued = _notify(agency, settings_view(agency), order, "payment_received",
                      f"{order.id}:{reference or amount + (currency or '')}",
-                     {"paid_amount": format_amount(amount, currency or order.currency,
-                                                   language_of_amounts),
-                      "reference": reference or ""}, documents)
+                     {"reference": reference or ""}, documents,
+                     paid=(amount, currency or order.currency))
     _commit_and_wake(agency.id, queued)
     return order
 
@@ -242,40 +241,42 @@ def _apply(agency: Agency, order: Order, values: dict) -> dict:
     return changed
 
 
-def _client_language(agency: Agency, order: Order) -> str:
+def _client_language(order: Order, settings) -> str:
     """The event's language (kept on the order), else the agency's default client language."""
-    return order.language or settings_view(agency).client_language
+    return order.language or settings.client_language
 
 
 def _notify(agency: Agency, settings, order: Order, event: str, key: str, extra: dict,
-            documents=(), *, client: bool = True) -> bool:
+            documents=(), *, client: bool = True, paid: tuple | None = None) -> bool:
     """Queue the event's emails (S14): the client's in the client's language with the
-    documents, and the agency address's when the agency wants it; True if any was new."""
+    documents, and the agency address's in the agency's language when the agency wants it;
+    True if any was new. `paid`: the (amount, currency) of a payment, written for each reader."""
     client_kind, agency_kind, toggle = kinds.BOOKING_EVENTS[event]
-    context = _order_context(order, agency, _client_language(agency, order)) | extra
-    if documents:
-        context["documents"] = ", ".join(document.filename for document in documents)
+    names = ", ".join(document.filename for document in documents)
     queued = False
     if client:
-        queued |= queue_email(agency.id, client_kind, order.client_email, context,
-                              f"{client_kind}:{key}", language=_client_language(agency, order),
-                              documents=documents)
+        language = _client_language(order, settings)
+        queued |= queue_email(agency.id, client_kind, order.client_email,
+                              _order_context(order, language, names, paid) | extra,
+                              f"{client_kind}:{key}", language=language, documents=documents)
     if getattr(settings, toggle):
         # No agency address: the row is still written and skipped "no recipient" (S11).
         queued |= queue_email(agency.id, agency_kind, agency.email or "",
-                              _order_context(order, agency, agency.locale) | extra
-                              | ({"documents": context["documents"]} if documents else {}),
+                              _order_context(order, agency.locale, names, paid) | extra,
                               f"{agency_kind}:{key}", language=agency.locale)
     return queued
 
 
-def _order_context(order: Order, agency: Agency, language: str) -> dict:
-    return {"order_number": order.number, "client_name": order.client_name,
-            "client_email": order.client_email, "status": order.status,
-            "amount": format_amount(order.amount, order.currency, language),
-            "payment_time_limit": format_moment(order.payment_time_limit,
-                                                order.utc_offset_minutes, language),
-            "itinerary": order.itinerary or "", "documents": ""}
+def _order_context(order: Order, language: str, documents: str, paid: tuple | None) -> dict:
+    context = {"order_number": order.number, "client_name": order.client_name,
+               "client_email": order.client_email, "status": order.status,
+               "amount": format_amount(order.amount, order.currency, language),
+               "payment_time_limit": format_moment(order.payment_time_limit,
+                                                   order.utc_offset_minutes, language),
+               "itinerary": order.itinerary or "", "documents": documents}
+    if paid:
+        context["paid_amount"] = format_amount(*paid, language)
+    return context
 
 
 def format_amount(amount: str | None, currency: str | None, language: str) -> str:
@@ -283,7 +284,9 @@ def format_amount(amount: str | None, currency: str | None, language: str) -> st
     if not amount:
         return ""
     if currency:
-        return format_currency(Decimal(amount), currency, locale=language)
+        text = format_currency(Decimal(amount), currency, locale=language)
+        # A currency without a symbol in the language comes as its code glued to the number.
+        return re.sub(r"^([A-Z]{3})(?=\d)", "\\1\xa0", text)
     return format_decimal(Decimal(amount), format="#,##0.00", locale=language)
 
 
@@ -314,7 +317,7 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     _withdraw_moot_reminders(order, changed)
     queued = False
     if settings.order_change_emails:
-        language = _client_language(agency, order)
+        language = _client_language(order, settings)
         queued = queue_email(
             agency.id, kinds.ORDER_CHANGE, order.client_email,
             {"order_number": order.number, "client_name": order.client_name,
