@@ -1,7 +1,5 @@
 """Booking events from the engine (S14, S15): who gets which email, in which language, with which
 documents; what the agency switched off; documents refused whole; replays send nothing new."""
-import base64
-
 import pytest
 
 from api_fixtures import ORDER, outbox
@@ -139,10 +137,6 @@ def test_a_second_payment_needs_its_own_reference(engine):
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "A"})
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "B"})
     assert [row.context["reference"] for row in outbox(kinds.PAYMENT_RECEIVED)] == ["A", "B"]
-
-
-def _b64(content: bytes) -> str:
-    return base64.b64encode(content).decode()
 
 
 @pytest.mark.parametrize("documents_field, field, words", [
