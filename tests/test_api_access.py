@@ -21,12 +21,19 @@ def test_no_token_or_a_wrong_one_is_401_with_a_bearer_challenge(client, engine):
 
 def test_an_agency_cannot_touch_another_agencys_orders(engine, client, make_agency):
     engine.post("/orders", ORDER)
-    beta = Engine(client, issue_token(make_agency("beta").id))
+    booked = outbox()
+    beta_agency = make_agency("beta")
+    beta = Engine(client, issue_token(beta_agency.id))
 
     assert beta.patch("/orders/291205", {"status": "cancelled"}).status_code == 404
-    assert beta.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"}).status_code == 404
+    for path, body in (("issue", {}), ("cancellation", {}), ("payments", {"amount": "1.00"})):
+        assert beta.post(f"/orders/291205/{path}", body).status_code == 404
+    # A payment problem is alerted even for an order the console has not seen: beta's own
+    # alert, to beta's address, which says nothing of alpha's order.
+    alert = beta.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})
+    assert alert.status_code == 202 and alert.json["order_known"] is False
     assert db.session.execute(db.select(Order)).scalar_one().status == "booked"
-    assert outbox() == []
+    assert [row.agency_id for row in outbox()] == [row.agency_id for row in booked] + [beta_agency.id]
     # The same number is free in another agency.
     assert beta.post("/orders", ORDER).status_code == 201
 

@@ -1,12 +1,14 @@
-"""Orders from the booking engine: stored silently, changes emailed to the client (S7), payment
-problems to the agency (S8), each email once however often the engine repeats itself."""
+"""Orders from the booking engine: stored (the booking's own emails: test_api_booking_events.py),
+changes emailed to the client (S7), payment problems to the agency (S8), each email once however
+often the engine repeats itself."""
 from datetime import datetime, timezone
 
 from api_fixtures import ORDER, outbox
 from webapp.api.openapi import document
 from webapp.extensions import db
 from webapp.models import Order
-from webapp.notification_kinds import ORDER_CHANGE, PAYMENT_PROBLEM
+from webapp.notification_kinds import (AGENCY_BOOKING_CREATED, BOOKING_CREATED, ORDER_CHANGE,
+                                       PAYMENT_PROBLEM)
 
 
 def stored_order() -> Order:
@@ -14,7 +16,7 @@ def stored_order() -> Order:
     return db.session.execute(db.select(Order)).scalar_one()
 
 
-def test_a_new_order_is_stored_without_an_email(engine):
+def test_a_new_order_is_stored_and_announced(engine):
     response = engine.post("/orders", ORDER)
 
     assert response.status_code == 201
@@ -24,7 +26,7 @@ def test_a_new_order_is_stored_without_an_email(engine):
     order = stored_order()
     assert order.payment_time_limit == datetime(2026, 11, 27, 15, tzinfo=timezone.utc)
     assert order.status == "booked" and order.paid is False and order.data_deadline is None
-    assert outbox() == []
+    assert [row.kind for row in outbox()] == [BOOKING_CREATED, AGENCY_BOOKING_CREATED]
 
 
 def test_an_existing_number_is_a_conflict(engine):
@@ -80,7 +82,7 @@ def test_no_email_when_the_agency_does_not_want_change_emails(engine, agency):
 
 
 def test_a_new_time_limit_is_shown_in_the_offset_it_came_in(engine, agency):
-    agency.locale = "en"
+    agency.mail_settings.client_language = "en"
     db.session.commit()
     engine.post("/orders", ORDER)
     engine.patch("/orders/291205", {"payment_time_limit": "2026-11-28T09:30:00Z"})
@@ -104,7 +106,7 @@ def test_a_payment_problem_alerts_the_agency_once(engine, agency):
     engine.post("/orders/291205/payment-problems", {"kind": "cancelled_paid"})
 
     assert first.status_code == 202
-    assert first.json == {"order_number": "291205", "kind": "issued_unpaid"}
+    assert first.json == {"order_number": "291205", "kind": "issued_unpaid", "order_known": True}
     rows = outbox(PAYMENT_PROBLEM)
     assert [(row.to_address, row.context) for row in rows] == [
         ("money@alpha.example", {"order_number": "291205", "problem": "issued_unpaid"}),
@@ -120,7 +122,22 @@ def test_a_payment_problem_without_an_address_is_still_recorded(engine):
     assert row.to_address == ""
 
 
-def test_a_payment_problem_of_an_unknown_order_is_not_found(engine):
+def test_a_payment_problem_of_an_unknown_order_is_still_sent(engine, agency):
+    """An alert of an order older than the console must not be lost: the text needs only the number."""
+    agency.mail_settings.payment_problems_email = "money@alpha.example"
+    db.session.commit()
+
     response = engine.post("/orders/404404/payment-problems", {"kind": "issued_unpaid"})
-    assert response.status_code == 404
+    engine.post("/orders/404404/payment-problems", {"kind": "issued_unpaid"})  # a replay
+
+    assert response.status_code == 202
+    assert response.json == {"order_number": "404404", "kind": "issued_unpaid", "order_known": False}
+    [row] = outbox(PAYMENT_PROBLEM)
+    assert (row.to_address, row.context) == (
+        "money@alpha.example", {"order_number": "404404", "problem": "issued_unpaid"})
+
+
+def test_a_payment_problem_of_a_malformed_order_number_is_refused(engine):
+    response = engine.post("/orders/a%20b/payment-problems", {"kind": "issued_unpaid"})
+    assert response.status_code == 422 and "number" in response.json["errors"]
     assert outbox() == []

@@ -2,13 +2,15 @@
 README: `SCREENSHOTS_DIR=docs/screenshots ./test tests/test_browser_journey.py` refreshes them):
 sign in, fill the settings with a preset, see an inline error, send a test email to the local catcher
 and watch it stream, open the caught message, edit a template, find an API order's email in the log,
-resend a failed one, run the troubleshooting checks."""
+switch an agency notification off, download an issued booking's PDF from the log, resend a failed
+one, run the troubleshooting checks."""
 import os
 from pathlib import Path
 
 import pytest
 
 from api_fixtures import ORDER, Engine
+from document_samples import PDF, attachment
 from conftest import browser_sign_in, free_port
 from webapp.api.service import issue_token
 from webapp.catcher.service import start_catcher
@@ -94,6 +96,32 @@ def test_an_administrators_day(dev_app_config, page, app, client, agency, admin,
         page.wait_for_timeout(200)
     assert "Заказ 291205 изменён" in page.locator('tr[data-status="sent"]').first.inner_text()
 
+    # The agency address needs no "booking changed" notification: switched off on the settings
+    # page, beside the seed's "email the client when the order changes".
+    page.goto("/mail-settings#booking-notifications")
+    assert page.is_checked("#notify_agency_booking_changed")
+    page.uncheck("#notify_agency_booking_changed")
+    page.locator("#booking-notifications button[type=submit]").click()
+    page.wait_for_load_state()
+    assert not page.is_checked("#notify_agency_booking_changed")
+    assert page.is_checked("#notify_agency_booking_issued")
+
+    # The engine issues the tickets with a PDF: the client's email lists it, and it downloads.
+    issued = engine.post("/orders/291205/issue", {"documents": [attachment("Билет 291205.pdf", PDF)]})
+    assert issued.status_code == 200
+    for _ in range(100):
+        page.goto("/email-log/?kind=booking_issued")
+        if page.locator('tr[data-status="sent"]').count():
+            break
+        page.wait_for_timeout(200)
+    link = page.locator('tr[data-status="sent"] .document a')
+    assert link.inner_text() == "Билет 291205.pdf"
+    assert "195,3 КБ" in page.locator('tr[data-status="sent"] .document').inner_text()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "Билет 291205.pdf"
+    assert Path(download.value.path()).read_bytes() == PDF
+
     # A refusal fails an email; the administrator fixes the cause and resends it.
     refusing = smtp_server(replies={"RCPT": ["550 5.1.1 User unknown"]})
     agency.mail_settings.port = refusing.port
@@ -104,7 +132,9 @@ def test_an_administrators_day(dev_app_config, page, app, client, agency, admin,
         if page.locator('tr[data-status="failed"]').count():
             break
         page.wait_for_timeout(200)
+    page.goto("/email-log/")  # the whole log: the failed email and the issued one's document
     shot("email-log")
+    page.goto("/email-log/?status=failed")
     page.locator('tr[data-status="failed"] button[name=row]').click()
     page.wait_for_load_state()
     for _ in range(100):

@@ -56,7 +56,8 @@ def test_saved_values_come_back_in_their_fields_as_typed_each_wired_to_its_check
     controls = Controls(admin_client.get("/mail-settings").get_data(as_text=True))
     assert controls.by_id["sender_name"]["value"] == name
     assert controls.by_id["port"]["value"] == "587" and controls.by_id["port"]["type"] == "number"
-    assert controls.selected == {"security": "starttls", "order_change_emails": "no"}
+    assert controls.selected == {"security": "starttls", "order_change_emails": "no",
+                                 "client_language": "ru"}  # the booking-notifications form
     assert controls.by_id["password"]["value"] == ""
     for field in FIELD_NAMES:
         wiring = controls.by_id[field]
@@ -182,7 +183,7 @@ def test_copies_to_the_agency_address_warns_but_saves(admin_client, agency):
     response = admin_client.post("/mail-settings", data=valid_form(copies_email="OFFICE@alpha.example"))
     assert response.status_code == 302
     page = admin_client.get("/mail-settings").get_data(as_text=True)
-    assert "каждое уведомление будет приходить туда дважды" in page
+    assert "о каждом событии бронирования туда будут приходить два письма" in page
     assert stored(agency).copies_email == "OFFICE@alpha.example"
 
 

@@ -39,7 +39,7 @@ def test_flask_schedule_tick_runs_every_rule_once_and_status_shows_it(agency, fl
     assert "warn_time_limits: 1" in first.stdout and "expire_registrations: 0" in first.stdout
     assert len(outbox(TIME_LIMIT_WARNING)) == 1
     lines = status.stdout.splitlines()
-    assert len(lines) == 5  # the four rules and the probe of paused sending
+    assert len(lines) == 6  # the four rules, the probe of paused sending, the documents' purge
     assert all("last tick" in line and " ms, produced " in line and "next run" in line
                for line in lines)
 
@@ -55,9 +55,9 @@ def test_the_schedule_page_shows_each_rules_last_tick(client, admin, agency):
 
     assert page.status_code == 200
     for name in ("expire_registrations", "warn_time_limits", "notify_data_deadlines",
-                 "sweep_outbox", "probe_paused_sending"):
+                 "sweep_outbox", "probe_paused_sending", "purge_documents"):
         assert f'id="rule-{name}"' in page.text
-    assert page.text.count(f'data-last-tick="{now.isoformat()}"') == 5
+    assert page.text.count(f'data-last-tick="{now.isoformat()}"') == 6
     assert "Писем поставлено в очередь: 1" in page.text
     assert "Расписание" in client.get("/").text  # in the navigation
 

@@ -243,3 +243,20 @@ def test_a_waiting_warning_stays_when_the_order_is_only_issued(agency, engine):
     db.session.expire_all()
     row = db.session.execute(db.select(OutboxEmail).filter_by(kind=TIME_LIMIT_WARNING)).scalar_one()
     assert row.status == "queued"
+
+
+def test_reminders_speak_the_clients_language(agency):
+    """S14: the order's language from the engine, else the agency's default client language."""
+    configure(agency, warn_from_minutes=30, warn_to_minutes=60, data_deadline_hours=24,
+              client_language="en")
+    order(agency, "1", language="ru", data_deadline=LIMIT)
+    order(agency, "2")
+
+    warn_time_limits(LIMIT - minutes(45))
+    notify_data_deadlines(LIMIT - timedelta(hours=2))
+
+    assert sorted((row.kind, row.context["order_number"], row.language) for row in outbox()
+                  if row.kind in (TIME_LIMIT_WARNING, DATA_DEADLINE)) == [
+        (DATA_DEADLINE, "1", "ru"), (TIME_LIMIT_WARNING, "1", "ru"), (TIME_LIMIT_WARNING, "2", "en")]
+    [english] = [row for row in warnings() if row.language == "en"]
+    assert english.context["payment_time_limit"] == "3/1/30, 3:00\u202fPM (UTC+03:00)"

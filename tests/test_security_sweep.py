@@ -13,6 +13,9 @@ from outbox_helpers import point_agency_at, queue_confirmation
 from webapp import create_app
 from webapp.extensions import db
 from webapp.jobs import QUEUE_NAMES, redis_connection
+from webapp.models import OutboxDocument
+from webapp.outbox.documents import Document
+from webapp.outbox.service import queue_email
 from webapp.smtpcheck.service import start_test_run
 from webapp.troubleshoot.service import start_run as start_troubleshooting
 
@@ -22,7 +25,7 @@ CSRF_EXEMPT = {"api"}
 SAMPLE_ARGUMENTS = {
     "number": "291205", "token": "x", "run_id": "0" * 32, "key": "x", "name": "host",
     "slug": "alpha", "kind": "order_change", "language": "ru", "user_id": 1,
-    "section": "templates", "filename": "app.css",
+    "section": "templates", "filename": "app.css", "email_id": 1, "document_id": 1,
 }
 # Routes whose URL names an object, and how to name another agency's object there.
 OTHER_AGENCYS_OBJECT = {
@@ -31,6 +34,7 @@ OTHER_AGENCYS_OBJECT = {
     "smtpcheck.stream": lambda other: {"run_id": other["test_run"]},
     "troubleshoot.show": lambda other: {"run_id": other["troubleshooting_run"]},
     "troubleshoot.stream": lambda other: {"run_id": other["troubleshooting_run"]},
+    "emaillog.download_document": lambda other: other["document"],
 }
 # Routes with URL arguments that name no agency's object, and why.
 NOT_TENANT_OBJECTS = {
@@ -48,6 +52,9 @@ NOT_TENANT_OBJECTS = {
     "catcher.message": "development-only inbox of the local mail catcher",
     "api.change_order": "the bearer token decides the agency (tests/test_api_access.py)",
     "api.payment_problem": "the bearer token decides the agency (tests/test_api_access.py)",
+    "api.issue_order": "the bearer token decides the agency (tests/test_api_access.py)",
+    "api.cancel_order": "the bearer token decides the agency (tests/test_api_access.py)",
+    "api.record_payment": "the bearer token decides the agency (tests/test_api_access.py)",
 }
 
 
@@ -98,7 +105,8 @@ def test_every_object_route_hides_other_agencies_objects(app, client, agency, ad
     other_admin = make_user(other_agency)
     point_agency_at(other_agency, smtp_server())
     other = {"admin": other_admin, "test_run": start_test_run(other_agency, other_admin).id,
-             "troubleshooting_run": start_troubleshooting(other_agency, other_admin, "ru")}
+             "troubleshooting_run": start_troubleshooting(other_agency, other_admin, "ru"),
+             "document": _document_of(other_agency)}
     sign_in(client, admin)
 
     for rule in app.url_map.iter_rules():
@@ -109,6 +117,15 @@ def test_every_object_route_hides_other_agencies_objects(app, client, agency, ad
         if rule.endpoint in OTHER_AGENCYS_OBJECT:
             url = _url(rule, OTHER_AGENCYS_OBJECT[rule.endpoint](other))
             assert client.get(url).status_code == 404, f"{url} showed another agency's object"
+
+
+def _document_of(agency) -> dict:
+    """An email of the agency with a document: the URL arguments of its download."""
+    queue_email(agency.id, "booking_issued", "anna@example.org", {}, "booking_issued:sweep",
+                documents=[Document("ticket.pdf", "application/pdf", b"%PDF-1.4 secret")])
+    db.session.commit()
+    document = db.session.execute(db.select(OutboxDocument)).scalar_one()
+    return {"email_id": document.outbox_email_id, "document_id": document.id}
 
 
 SECRET = "Pw-sweep-7f3a9c2e-Ünïcode"

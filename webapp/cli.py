@@ -30,7 +30,7 @@ def register(app: Flask) -> None:
     from webapp.schedule.cli import schedule_cli
     app.cli.add_command(schedule_cli)
     app.cli.add_command(templates_cli)
-    for command in (worker_command, catcher_command, demo_command):
+    for command in (worker_command, catcher_command, demo_command, demo_booking_command):
         app.cli.add_command(command)
 
 
@@ -132,3 +132,19 @@ def demo_command(catcher_port):
                                lambda: secrets.token_urlsafe(9))
     email = ensure_demo(catcher_port, password)
     click.echo(f"demo agency ready: sign in as {email} with the password {password}")
+
+
+@click.command("demo-booking")
+@click.option("--agency", "slug", default="demo", help="The agency's slug (default: the demo's).")
+@click.option("--language", type=click.Choice(["ru", "en"]), default="ru",
+              help="The client's language.")
+def demo_booking_command(slug, language):
+    """Post a demo booking's events: created, issued with a PDF, cancelled; read its emails at
+    /dev/mail once the worker has sent them."""
+    from webapp.demo import post_demo_booking
+    agency = find_agency(slug)
+    if agency is None:
+        raise click.UsageError(f"--agency: no agency '{slug}'")
+    number = post_demo_booking(agency, language=language)
+    click.echo(f"order {number}: booked, issued with its itinerary receipt (PDF), cancelled; "
+               f"its emails are queued")

@@ -7,6 +7,16 @@ TIME_LIMIT_WARNING = "time_limit_warning"
 DATA_DEADLINE = "data_deadline"
 PAYMENT_PROBLEM = "payment_problem"
 TEST_EMAIL = "test_email"
+# S14: booking events. The client's email, and the agency address's own notification.
+BOOKING_CREATED = "booking_created"
+BOOKING_ISSUED = "booking_issued"
+BOOKING_CANCELLED = "booking_cancelled"
+PAYMENT_RECEIVED = "payment_received"
+AGENCY_BOOKING_CREATED = "agency_booking_created"
+AGENCY_BOOKING_ISSUED = "agency_booking_issued"
+AGENCY_BOOKING_CANCELLED = "agency_booking_cancelled"
+AGENCY_BOOKING_CHANGED = "agency_booking_changed"
+AGENCY_PAYMENT_RECEIVED = "agency_payment_received"
 
 # Every template also gets agency_name and agency_email.
 COMMON_SAMPLE = {"agency_name": "Демо-Тур", "agency_email": "office@demo.example"}
@@ -48,6 +58,49 @@ KINDS = {
         "sample": {},
     },
 }
+
+_ORDER_SAMPLE = {"order_number": "291205", "client_name": "Анна Петрова",
+                 "client_email": "anna@example.org", "amount": "48 200,00 RUB",
+                 "payment_time_limit": "27.11.2026, 18:00 (UTC+03:00)",
+                 "itinerary": "SU 1402, 12.12.2026 07:40 Москва (SVO) — Сочи (AER)",
+                 "documents": "itinerary-receipt.pdf"}
+_CANCELLED_SAMPLE = {**_ORDER_SAMPLE, "reason": "Не оплачено до срока"}
+_PAYMENT_SAMPLE = {**_ORDER_SAMPLE, "paid_amount": "48 200,00 RUB", "reference": "PAY-7731"}
+_CHANGED_SAMPLE = {**_ORDER_SAMPLE, "status": "issued", "change_summary": "Изменено время вылета"}
+# Who hears of each booking event (S14): the client's kind, then the agency address's kind and
+# the mail setting that switches it on.
+BOOKING_EVENTS = {
+    "booking_created": (BOOKING_CREATED, AGENCY_BOOKING_CREATED, "notify_agency_booking_created"),
+    "booking_issued": (BOOKING_ISSUED, AGENCY_BOOKING_ISSUED, "notify_agency_booking_issued"),
+    "booking_cancelled": (BOOKING_CANCELLED, AGENCY_BOOKING_CANCELLED,
+                          "notify_agency_booking_cancelled"),
+    "booking_changed": (ORDER_CHANGE, AGENCY_BOOKING_CHANGED, "notify_agency_booking_changed"),
+    "payment_received": (PAYMENT_RECEIVED, AGENCY_PAYMENT_RECEIVED,
+                         "notify_agency_payment_received"),
+}
+KINDS |= {
+    BOOKING_CREATED: {"title": _l("Booking confirmation (client)"), "editable": True,
+                      "sample": _ORDER_SAMPLE},
+    BOOKING_ISSUED: {"title": _l("Your tickets (client)"), "editable": True,
+                     "sample": _ORDER_SAMPLE},
+    BOOKING_CANCELLED: {"title": _l("Cancellation notice (client)"), "editable": True,
+                        "sample": _CANCELLED_SAMPLE},
+    PAYMENT_RECEIVED: {"title": _l("Payment receipt (client)"), "editable": True,
+                       "sample": _PAYMENT_SAMPLE},
+    AGENCY_BOOKING_CREATED: {"title": _l("New booking (agency)"), "editable": True,
+                             "sample": _ORDER_SAMPLE},
+    AGENCY_BOOKING_ISSUED: {"title": _l("Booking issued (agency)"), "editable": True,
+                            "sample": _ORDER_SAMPLE},
+    AGENCY_BOOKING_CANCELLED: {"title": _l("Booking cancelled (agency)"), "editable": True,
+                               "sample": _CANCELLED_SAMPLE},
+    AGENCY_BOOKING_CHANGED: {"title": _l("Booking changed (agency)"), "editable": True,
+                             "sample": _CHANGED_SAMPLE},
+    AGENCY_PAYMENT_RECEIVED: {"title": _l("Payment received (agency)"), "editable": True,
+                              "sample": _PAYMENT_SAMPLE},
+}
+# Kinds sent to the agency's own address: never copied (S9 copies are of client emails).
+AGENCY_KINDS = frozenset({AGENCY_BOOKING_CREATED, AGENCY_BOOKING_ISSUED, AGENCY_BOOKING_CANCELLED,
+                          AGENCY_BOOKING_CHANGED, AGENCY_PAYMENT_RECEIVED})
 
 EDITABLE_KINDS = tuple(kind for kind, spec in KINDS.items() if spec["editable"])
 

@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from webapp.bookings.service import PAYMENT_PROBLEMS
 from webapp.models import Order
 from webapp.models.booking import ORDER_STATUSES
+from webapp.outbox.documents import MAGIC, MAX_DOCUMENTS, DocumentRefused, clean_documents
 from webapp.text_rules import unstorable_reason
 
 
@@ -139,6 +140,28 @@ class Moment(Field):
         return {"type": "string", "format": "date-time"}
 
 
+@dataclasses.dataclass(frozen=True)
+class Documents(Field):
+    """Files sent with the event (S15), base64 in the body: never a URL to fetch."""
+
+    def clean(self, value):
+        return clean_documents(value)  # DocumentRefused names documents[i].field itself
+
+    def _schema(self) -> dict:
+        return {"type": "array", "maxItems": MAX_DOCUMENTS, "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["filename", "content_type", "content"],
+            "properties": {
+                "filename": {"type": "string", "maxLength": 200,
+                             "description": "Shown to the client; no path, no line breaks. "
+                                            "Cyrillic names are fine (sent RFC 2231-encoded)."},
+                "content_type": {"type": "string", "enum": list(MAGIC),
+                                 "description": "Must match the content's own signature."},
+                "content": {"type": "string", "contentEncoding": "base64",
+                            "description": "The file's bytes in base64; all documents of an "
+                                           "event together at most 10 MB decoded."}}}}
+
+
 def _refuse_unstorable(value: str, multiline: bool) -> None:
     reason = unstorable_reason(value, multiline=multiline)
     if reason:
@@ -150,6 +173,8 @@ class Schema:
     name: str
     description: str
     fields: dict[str, Field]
+    # An event whose every field is optional may come as {}.
+    may_be_empty: bool = False
 
     def validate(self, payload) -> dict:
         """The cleaned values of a decoded JSON body, or PayloadError naming every bad field."""
@@ -171,7 +196,9 @@ class Schema:
                 values[name] = field.clean(value)
             except _Invalid as error:
                 errors[name] = str(error)
-        if not errors and not values:
+            except DocumentRefused as error:
+                errors[error.field] = error.message
+        if not errors and not values and not self.may_be_empty:
             errors["body"] = "send at least one of: " + ", ".join(self.fields)
         if errors:
             raise PayloadError(dict(sorted(errors.items())))
@@ -184,7 +211,7 @@ class Schema:
             "properties": {name: field.json_schema() for name, field in self.fields.items()},
             "required": [name for name, field in self.fields.items() if field.required],
             "additionalProperties": False,
-            "minProperties": 1,
+            "minProperties": 0 if self.may_be_empty else 1,
             "examples": [{name: field.example for name, field in self.fields.items()}],
         }
 
@@ -256,14 +283,51 @@ _ORDER_FIELDS = {
     "data_deadline": Moment("By when the mandatory additional data must be given.",
                             "2026-11-28T12:00:00+03:00", required=False, nullable=True),
     "data_complete": Flag("Whether the mandatory additional data is complete.", False),
+    "language": Choice("The client's language for this order's emails; left out: the one given "
+                       "before, else the agency's default client language.", "ru",
+                       values=("ru", "en"), required=False),
+    "amount": Text("The amount to pay, e.g. 48200.00.", "48200.00", max_length=16,
+                   pattern=r"\d{1,12}(\.\d{1,2})?", required=False),
+    "currency": Text("The amount's ISO 4217 currency.", "RUB", max_length=3, pattern="[A-Z]{3}",
+                     required=False),
+    "itinerary": Text("The itinerary in words for the client (flights, hotel), shown in the "
+                      "booking confirmation.", "SU 1402, 12.12.2026 07:40 SVO - AER",
+                      max_length=4000, multiline=True, allow_empty=True, required=False),
 }
+_LANGUAGE = _ORDER_FIELDS["language"]
+_DOCUMENTS = Documents(
+    "Documents for the client's email of this event: at most 5 PDF, PNG or JPEG files, 10 MB "
+    "decoded in all.", [{"filename": "itinerary-receipt.pdf", "content_type": "application/pdf",
+                         "content": "JVBERi0xLjQK"}], required=False)
 
-NEW_ORDER = Schema("NewOrder", "An order made on the booking site.", {
-    # Letters, digits and . _ - only: the number is a segment of the order's URL.
-    "number": Text("The order's number, unique within the agency.", "291205", max_length=40,
-                   pattern=r"[A-Za-z0-9._-]+"),
+# Letters, digits and . _ - only: the number is a segment of the order's URL.
+ORDER_NUMBER = Text("The order's number, unique within the agency.", "291205", max_length=40,
+                    pattern=r"[A-Za-z0-9._-]+")
+
+NEW_ORDER = Schema("NewOrder", "A booking made on the booking site: stored, and the client and "
+                   "the agency address are told of it.", {
+    "number": ORDER_NUMBER,
     **_ORDER_FIELDS,
+    "documents": _DOCUMENTS,
 })
+
+BOOKING_ISSUED = Schema("BookingIssued", "The order's tickets or vouchers are issued: the "
+                        "client gets them attached.", {
+    "language": _LANGUAGE, "documents": _DOCUMENTS}, may_be_empty=True)
+
+BOOKING_CANCELLED = Schema("BookingCancelled", "The order is cancelled (annulled).", {
+    "reason": Text("Why, in words for the client.", "Not paid by the time limit",
+                   max_length=500, required=False, allow_empty=True),
+    "language": _LANGUAGE, "documents": _DOCUMENTS}, may_be_empty=True)
+
+PAYMENT_RECEIVED = Schema("PaymentReceived", "A payment of the order is received.", {
+    "amount": dataclasses.replace(_ORDER_FIELDS["amount"], required=True,
+                                  description="The amount paid, e.g. 48200.00."),
+    "currency": _ORDER_FIELDS["currency"],
+    "reference": Text("The payment's reference; another payment of the same amount needs "
+                      "another reference to be emailed.", "PAY-7731", max_length=100,
+                      pattern=r"[A-Za-z0-9._:-]+", required=False),
+    "language": _LANGUAGE, "documents": _DOCUMENTS})
 
 ORDER_CHANGE = Schema("OrderChange", "What changed in an order; at least one field.", {
     **{name: _optional(field) for name, field in _ORDER_FIELDS.items()},
@@ -293,5 +357,6 @@ def order_json(order: Order) -> dict:
             "client_name": order.client_name, "status": order.status, "paid": order.paid,
             "payment_time_limit": moment(order.payment_time_limit),
             "data_deadline": moment(order.data_deadline), "data_complete": order.data_complete,
+            "language": order.language, "amount": order.amount, "currency": order.currency,
             "revision": order.revision, "created_at": moment(order.created_at),
             "updated_at": moment(order.updated_at)}

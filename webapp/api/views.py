@@ -12,6 +12,7 @@ from webapp.api.service import (IdempotencyKeyBusy, IdempotencyKeyReused, agency
 from webapp.auth.access import admin_required
 from webapp.bookings import service as bookings
 from webapp.extensions import csrf, db
+from webapp.outbox.documents import note_refusal
 from webapp.outbox.service import wake
 from webapp.tenancy import current_agency
 from webapp.urls import public_url
@@ -24,6 +25,11 @@ access_bp = Blueprint("api_access", __name__)
 
 MAX_BODY = 64 * 1024
 BATCH_MAX_BODY = 1024 * 1024  # room for 500 registrations with long names
+# Room for 10 MB of documents in base64 (4/3) and the rest of the body: a body a little over
+# the limit still reaches the check that names the field at fault.
+DOCUMENTS_MAX_BODY = 16 * 1024 * 1024
+DOCUMENT_ENDPOINTS = ("api.create_order", "api.issue_order", "api.cancel_order",
+                      "api.record_payment")
 ERROR_STATUS = {bookings.NotFound: 404, bookings.Conflict: 409}
 
 
@@ -42,6 +48,8 @@ def api_endpoint(schema):
             try:
                 payload = schema.validate(_json_body())
             except schemas.PayloadError as error:
+                if any(field.startswith("documents") for field in error.errors):
+                    note_refusal(agency.id, error.errors)  # troubleshooting counts them
                 return _json({"errors": error.errors}, error.status)
             key = request.headers.get("Idempotency-Key")
             if key is None:
@@ -114,7 +122,7 @@ def _json(body: dict, status: int, headers: dict | None = None):
 @bp.before_request
 def limit_body():
     request.max_content_length = BATCH_MAX_BODY if request.endpoint == "api.register_many" \
-        else MAX_BODY
+        else DOCUMENTS_MAX_BODY if request.endpoint in DOCUMENT_ENDPOINTS else MAX_BODY
 
 
 def api_error(error: HTTPException):
@@ -156,11 +164,34 @@ def change_order(agency, payload, number):
     return schemas.order_json(bookings.update_order(agency, number, payload, summary)), 200
 
 
+@bp.post("/orders/<number>/issue")
+@api_endpoint(schemas.BOOKING_ISSUED)
+def issue_order(agency, payload, number):
+    return schemas.order_json(bookings.issue_order(agency, number, **payload)), 200
+
+
+@bp.post("/orders/<number>/cancellation")
+@api_endpoint(schemas.BOOKING_CANCELLED)
+def cancel_order(agency, payload, number):
+    return schemas.order_json(bookings.cancel_order(agency, number, **payload)), 200
+
+
+@bp.post("/orders/<number>/payments")
+@api_endpoint(schemas.PAYMENT_RECEIVED)
+def record_payment(agency, payload, number):
+    return schemas.order_json(bookings.record_payment(agency, number, **payload)), 200
+
+
 @bp.post("/orders/<number>/payment-problems")
 @api_endpoint(schemas.PAYMENT_PROBLEM)
 def payment_problem(agency, payload, number):
-    bookings.report_payment_problem(agency, number, payload["kind"])
-    return {"order_number": number, "kind": payload["kind"]}, 202
+    # An order the console has not seen is alerted all the same: its number must still be one.
+    try:
+        schemas.ORDER_NUMBER.clean(number)
+    except ValueError as error:
+        return {"errors": {"number": str(error)}}, 422
+    known = bookings.report_payment_problem(agency, number, payload["kind"])
+    return {"order_number": number, "kind": payload["kind"], "order_known": known}, 202
 
 
 @bp.get("/openapi.json")

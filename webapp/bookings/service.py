@@ -1,10 +1,14 @@
 """Applying the booking engine's events and queueing the emails that follow, in one transaction."""
+import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import update
@@ -15,6 +19,7 @@ from webapp.extensions import db
 from webapp.mailsettings.service import settings_view
 from webapp.models import Agency, Client, Order
 from webapp.models.types import utcnow
+from webapp.outbox.documents import Document
 from webapp.outbox.service import queue_email, queue_emails, wake, withdraw_unsent
 from webapp.schedule.due import registration_expiry, reschedule
 
@@ -155,16 +160,137 @@ def client_for_token(token: str) -> Client | None:
 
 def create_order(agency: Agency, number: str, client_email: str, client_name: str, status: str,
                  paid: bool, data_complete: bool, payment_time_limit: datetime | None = None,
-                 data_deadline: datetime | None = None) -> Order:
-    """Store a new order; no email, the booking engine confirms bookings itself."""
+                 data_deadline: datetime | None = None, language: str | None = None,
+                 amount: str | None = None, currency: str | None = None, itinerary: str = "",
+                 documents: tuple[Document, ...] = ()) -> Order:
+    """Store a new booking; the client gets its confirmation (with the documents) and the agency
+    address a "new booking" notification when the agency wants it (S14)."""
     order = Order(agency_id=agency.id, number=number, client_email=client_email,
                   client_name=client_name, status=status, paid=paid, data_complete=data_complete,
                   payment_time_limit=payment_time_limit, data_deadline=data_deadline,
+                  language=language, amount=amount, currency=currency, itinerary=itinerary,
                   utc_offset_minutes=_offset_minutes(payment_time_limit, data_deadline))
-    reschedule(order, settings_view(agency))
+    settings = settings_view(agency)
+    reschedule(order, settings)
     _insert([order], Conflict("number", "an order with this number exists"))
-    _commit_and_wake(agency.id, queued=False)
+    queued = _notify(agency, settings, order, "booking_created", f"{order.id}", {}, documents)
+    _commit_and_wake(agency.id, queued)
     return order
+
+
+def issue_order(agency: Agency, number: str, language: str | None = None,
+                documents: tuple[Document, ...] = ()) -> Order:
+    """The tickets or vouchers are issued: the client gets them attached, the agency address a
+    "booking issued". Replaying the same event (same documents) sends nothing again; issuing
+    again with other documents (an exchange) sends them."""
+    order = _order_for_update(agency, number, language)
+    _apply(agency, order, {"status": "issued"})
+    digest = hashlib.sha256(b"".join(
+        document.filename.encode() + b"\0" + document.content for document in documents))
+    queued = _notify(agency, settings_view(agency), order, "booking_issued",
+                     f"{order.id}:{digest.hexdigest()[:16]}", {}, documents)
+    _commit_and_wake(agency.id, queued)
+    return order
+
+
+def cancel_order(agency: Agency, number: str, reason: str = "", language: str | None = None,
+                 documents: tuple[Document, ...] = ()) -> Order:
+    """The booking is cancelled (annulled): the client and the agency address are told once;
+    its reminders still waiting are withdrawn."""
+    order = _order_for_update(agency, number, language)
+    changed = _apply(agency, order, {"status": "cancelled"})
+    _withdraw_moot_reminders(order, changed)
+    queued = _notify(agency, settings_view(agency), order, "booking_cancelled", f"{order.id}",
+                     {"reason": reason}, documents)
+    _commit_and_wake(agency.id, queued)
+    return order
+
+
+def record_payment(agency: Agency, number: str, amount: str, currency: str | None = None,
+                   reference: str | None = None, language: str | None = None,
+                   documents: tuple[Document, ...] = ()) -> Order:
+    """A payment came: the client gets a receipt, the agency address "payment received"; the
+    order is paid, so no time-limit warning follows. Once per reference (or amount)."""
+    order = _order_for_update(agency, number, language)
+    changed = _apply(agency, order, {"paid": True})
+    _withdraw_moot_reminders(order, changed)
+    queued = _notify(agency, settings_view(agency), order, "payment_received",
+                     f"{order.id}:{reference or amount + (currency or '')}",
+                     {"reference": reference or ""}, documents,
+                     paid=(amount, currency or order.currency))
+    _commit_and_wake(agency.id, queued)
+    return order
+
+
+def _order_for_update(agency: Agency, number: str, language: str | None) -> Order:
+    order = db.session.execute(
+        db.select(Order).filter_by(agency_id=agency.id, number=number)
+        .with_for_update()).scalar_one_or_none()
+    if order is None:
+        raise NotFound("number", "no such order")
+    if language is not None:
+        order.language = language
+    return order
+
+
+def _apply(agency: Agency, order: Order, values: dict) -> dict:
+    """Set what differs; a real change is a revision, as a PATCH's is."""
+    changed = {name: value for name, value in values.items() if getattr(order, name) != value}
+    for name, value in changed.items():
+        setattr(order, name, value)
+    if changed:
+        order.revision += 1
+        reschedule(order, settings_view(agency))
+    return changed
+
+
+def _client_language(order: Order, settings) -> str:
+    """The event's language (kept on the order), else the agency's default client language."""
+    return order.language or settings.client_language
+
+
+def _notify(agency: Agency, settings, order: Order, event: str, key: str, extra: dict,
+            documents=(), *, client: bool = True, paid: tuple | None = None) -> bool:
+    """Queue the event's emails (S14): the client's in the client's language with the
+    documents, and the agency address's in the agency's language when the agency wants it;
+    True if any was new. `paid`: the (amount, currency) of a payment, written for each reader."""
+    client_kind, agency_kind, toggle = kinds.BOOKING_EVENTS[event]
+    names = ", ".join(document.filename for document in documents)
+    queued = False
+    if client:
+        language = _client_language(order, settings)
+        queued |= queue_email(agency.id, client_kind, order.client_email,
+                              _order_context(order, language, names, paid) | extra,
+                              f"{client_kind}:{key}", language=language, documents=documents)
+    if getattr(settings, toggle):
+        # No agency address: the row is still written and skipped "no recipient" (S11).
+        queued |= queue_email(agency.id, agency_kind, agency.email or "",
+                              _order_context(order, agency.locale, names, paid) | extra,
+                              f"{agency_kind}:{key}", language=agency.locale)
+    return queued
+
+
+def _order_context(order: Order, language: str, documents: str, paid: tuple | None) -> dict:
+    context = {"order_number": order.number, "client_name": order.client_name,
+               "client_email": order.client_email, "status": order.status,
+               "amount": format_amount(order.amount, order.currency, language),
+               "payment_time_limit": format_moment(order.payment_time_limit,
+                                                   order.utc_offset_minutes, language),
+               "itinerary": order.itinerary or "", "documents": documents}
+    if paid:
+        context["paid_amount"] = format_amount(*paid, language)
+    return context
+
+
+def format_amount(amount: str | None, currency: str | None, language: str) -> str:
+    """"48 200,00 RUB" in Russian, "RUB 48,200.00" in English; empty when none was given."""
+    if not amount:
+        return ""
+    if currency:
+        text = format_currency(Decimal(amount), currency, locale=language)
+        # A currency without a symbol in the language comes as its code glued to the number.
+        return re.sub(r"^([A-Z]{3})(?=\d)", "\\1\xa0", text)
+    return format_decimal(Decimal(amount), format="#,##0.00", locale=language)
 
 
 def update_order(agency: Agency, number: str, changes: dict, change_summary: str = "") -> Order:
@@ -201,13 +327,17 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     _withdraw_moot_reminders(order, changed)
     queued = False
     if settings.order_change_emails:
+        language = _client_language(order, settings)
         queued = queue_email(
             agency.id, kinds.ORDER_CHANGE, order.client_email,
             {"order_number": order.number, "client_name": order.client_name,
              "status": order.status, "change_summary": change_summary,
              "payment_time_limit": format_moment(order.payment_time_limit,
-                                                 order.utc_offset_minutes, agency.locale)},
-            f"order_change:{order.id}:{order.revision}", language=agency.locale)
+                                                 order.utc_offset_minutes, language)},
+            f"order_change:{order.id}:{order.revision}", language=language)
+    # The agency address hears of the change whatever S7 says (S14).
+    queued |= _notify(agency, settings, order, "booking_changed", f"{order.id}:{order.revision}",
+                      {"change_summary": change_summary}, client=False)
     _commit_and_wake(agency.id, queued)
     return order
 
@@ -224,20 +354,22 @@ def _withdraw_moot_reminders(order: Order, changed: dict) -> None:
         withdraw_unsent(order.agency_id, f"{kinds.DATA_DEADLINE}:{order.id}:")
 
 
-def report_payment_problem(agency: Agency, number: str, problem: str) -> None:
-    """Alert the agency's payment-problem address (S8); once per order and problem.
+def report_payment_problem(agency: Agency, number: str, problem: str) -> bool:
+    """Alert the agency's payment-problem address (S8); once per order and problem. Returns
+    whether the console knows the order: the text needs only its number, so an alert of an
+    order older than the console (or reported before its booking) is sent all the same.
 
     With no address set the row is still written, and the sender marks it skipped with the
     reason, so the email log shows why nobody heard of it (S11).
     """
     order = find_order(agency, number)
-    if order is None:
-        raise NotFound("number", "no such order")
+    key = f"payment_problem:{order.id}:{problem}" if order else \
+        f"payment_problem:number:{number}:{problem}"
     queued = queue_email(
         agency.id, kinds.PAYMENT_PROBLEM, settings_view(agency).payment_problems_email,
-        {"order_number": order.number, "problem": problem},
-        f"payment_problem:{order.id}:{problem}", language=agency.locale)
+        {"order_number": number, "problem": problem}, key, language=agency.locale)
     _commit_and_wake(agency.id, queued)
+    return order is not None
 
 
 def find_order(agency: Agency, number: str) -> Order | None:

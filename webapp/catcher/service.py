@@ -71,7 +71,10 @@ class CaughtMessage:
 
 
 def _box(directory: str) -> mailbox.Maildir:
-    Path(directory).mkdir(parents=True, exist_ok=True)
+    # Maildir(create=True) makes tmp/new/cur only for a directory that does not exist yet: an
+    # empty one (the inbox opened before any mail) would break the catcher's first delivery.
+    for sub in ("tmp", "new", "cur"):
+        (Path(directory) / sub).mkdir(parents=True, exist_ok=True)
     return mailbox.Maildir(directory, create=True)
 
 

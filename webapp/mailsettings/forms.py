@@ -364,8 +364,9 @@ class MailSettingsForm(FlaskForm):
         if name == "copies_email":
             agency = self.agency_email.data or ""
             if field.data and agency and field.data.casefold() == agency.casefold():
-                found.append(_("it is the agency address itself: every notification would arrive "
-                               "there twice. Leave it empty unless copies should go elsewhere."))
+                found.append(_("it is the agency address itself: for every booking event that mailbox "
+                               "would get two emails, the agency's own notification and the copy of "
+                               "the client's email. Leave it empty unless copies should go elsewhere."))
         elif name == "sender_address":
             preset = preset_for_host(self.host.data)
             if field.data and preset and not preset.sender_address_allowed:
@@ -445,3 +446,26 @@ def cli_form(options: dict, current: dict, saved=None) -> MailSettingsForm:
     formdata = MultiDict({name: str(value) for name, value in options.items() if value is not None})
     return MailSettingsForm(formdata=formdata, data=form_data(current), meta={"csrf": False},
                             saved=saved)
+
+
+class BookingNotificationsForm(FlaskForm):
+    """Booking notifications (S14): the language of client emails when the engine gives none,
+    and which events the agency address hears of. Its own form and save: the SMTP form's
+    inline checks and history stay as they are."""
+
+    client_language = SelectField(
+        _l("Language of client emails when the booking engine does not give one"),
+        choices=[SelectChoice("ru", _l("Russian")), SelectChoice("en", _l("English"))])
+    notify_agency_booking_created = BooleanField(_l("New booking"))
+    notify_agency_booking_issued = BooleanField(_l("Booking issued (tickets, vouchers)"))
+    notify_agency_booking_cancelled = BooleanField(_l("Booking cancelled"))
+    notify_agency_booking_changed = BooleanField(_l("Booking changed"))
+    notify_agency_payment_received = BooleanField(_l("Payment received"))
+
+    TOGGLES = ("notify_agency_booking_created", "notify_agency_booking_issued",
+               "notify_agency_booking_cancelled", "notify_agency_booking_changed",
+               "notify_agency_payment_received")
+
+    def values(self) -> dict:
+        return {"client_language": self.client_language.data,
+                **{name: bool(self[name].data) for name in self.TOGGLES}}

@@ -19,6 +19,13 @@ SETTING_NAMES = (
     "copies_email", "payment_problems_email", "order_change_emails",
     "unconfirmed_expiry_minutes", "data_deadline_hours", "warn_from_minutes", "warn_to_minutes",
 )
+# Booking notifications (S14), saved by their own form: the client's default language and which
+# events the agency address hears of.
+BOOKING_NOTIFICATION_NAMES = (
+    "client_language", "notify_agency_booking_created", "notify_agency_booking_issued",
+    "notify_agency_booking_cancelled", "notify_agency_booking_changed",
+    "notify_agency_payment_received",
+)
 
 
 class MailNotConfigured(LookupError):
@@ -49,6 +56,16 @@ class SettingsView:
     warn_to_minutes: int | None
     password_set: bool
     updated_at: datetime | None
+    client_language: str = "ru"
+    notify_agency_booking_created: bool = True
+    notify_agency_booking_issued: bool = True
+    notify_agency_booking_cancelled: bool = True
+    notify_agency_booking_changed: bool = True
+    notify_agency_payment_received: bool = True
+
+    @property
+    def agency_notifications_on(self) -> bool:
+        return any(getattr(self, name) for name in BOOKING_NOTIFICATION_NAMES[1:])
 
     def values(self) -> dict:
         return {name: getattr(self, name) for name in SETTING_NAMES}
@@ -75,6 +92,7 @@ def _row(agency_id: int) -> MailSettings:
 def settings_view(agency: Agency) -> SettingsView:
     row = _row(agency.id)
     values = {name: getattr(row, name) for name in SETTING_NAMES if name != "agency_email"}
+    values |= {name: getattr(row, name) for name in BOOKING_NOTIFICATION_NAMES}
     return SettingsView(**values, agency_email=agency.email or "",
                         password_set=bool(row.password_encrypted), updated_at=row.updated_at)
 
@@ -133,6 +151,19 @@ def _same_host(saved: str, new: str | None) -> bool:
         return bool(saved) and ascii_host(saved).rstrip(".") == ascii_host(new or "").rstrip(".")
     except UnicodeError:  # idna's errors are UnicodeErrors: not a name, so not the same one
         return False
+
+
+def save_booking_notifications(agency: Agency, values: dict, *, user: User | None = None) -> list[str]:
+    """Apply the booking-notification settings; returns the names that changed (history too)."""
+    row = _row(agency.id)
+    changed = [name for name in BOOKING_NOTIFICATION_NAMES if values[name] != getattr(row, name)]
+    for name in changed:
+        setattr(row, name, values[name])
+    if changed:
+        db.session.add(MailSettingsChange(agency_id=agency.id, user_id=user.id if user else None,
+                                          source="web" if user else "cli", fields=changed))
+    db.session.commit()
+    return changed
 
 
 def _password_changes(row: MailSettings, new_password: str | None, remove: bool) -> bool:

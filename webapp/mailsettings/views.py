@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from webapp.auth.access import admin_required
 from webapp.mailsettings import service
-from webapp.mailsettings.forms import (FIELD_NAMES, MailSettingsForm, form_data, form_with_only,
-                                       related_fields)
+from webapp.mailsettings.forms import (FIELD_NAMES, BookingNotificationsForm, MailSettingsForm,
+                                       form_data, form_with_only, related_fields)
 from webapp.mailsettings.presets import PRESETS, presets_for_browser
 from webapp.tenancy import current_agency
 
@@ -30,7 +30,30 @@ def edit():
     template = "mailsettings/_form.html" if request.headers.get("HX-Request") else "mailsettings/page.html"
     return render_template(template, form=form, view=view, presets=PRESETS,
                            browser_presets=presets_for_browser(), inline_check=_inline_check,
-                           history=service.history(agency.id), labels=_labels(form))
+                           history=service.history(agency.id), labels=_labels(form),
+                           booking_form=_booking_form(view))
+
+
+def _booking_form(view, formdata=None) -> BookingNotificationsForm:
+    return BookingNotificationsForm(formdata=formdata, data={
+        name: getattr(view, name) for name in service.BOOKING_NOTIFICATION_NAMES})
+
+
+@bp.post("/booking-notifications")
+@admin_required
+def save_booking_notifications():
+    """The booking-notification part of the page (S14): its own form, saved on its own."""
+    agency = current_agency()
+    form = _booking_form(service.settings_view(agency), request.form)
+    if not form.validate():
+        messages = [f"{form[name].label.text}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        flash(_("Nothing was saved: %(errors)s", errors="; ".join(messages)), "error")
+        return redirect(url_for(".edit", _anchor="booking-notifications"))
+    changed = service.save_booking_notifications(agency, form.values(), user=current_user)
+    flash(_("Saved. Changed: %(fields)s.", fields=", ".join(
+        str(form[name].label.text) for name in changed)) if changed else _("Nothing changed."),
+        "success")
+    return redirect(url_for(".edit", _anchor="booking-notifications"))
 
 
 @bp.route("/validate/<name>", methods=["POST"])

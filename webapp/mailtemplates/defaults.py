@@ -86,6 +86,146 @@ _TEXTS = {
         "Test email from {{ agency_name }}",
         "This is a test email. If you have received it, notifications from {{ agency_name }} "
         "reach their recipients."),
+    (kinds.BOOKING_CREATED, "ru"): (
+        "Ваше бронирование № {{ order_number }}",
+        "Здравствуйте, {{ client_name }}!\n\n"
+        "Спасибо за бронирование. Ваш заказ № {{ order_number }} принят."
+        "{% if itinerary %}\n\nМаршрут:\n{{ itinerary }}{% endif %}\n\n"
+        "{% if amount %}Сумма к оплате: {{ amount }}.\n{% endif %}"
+        "{% if payment_time_limit %}Пожалуйста, оплатите заказ до {{ payment_time_limit }}: "
+        "после этого срока бронирование будет аннулировано.{% endif %}"
+        "{% if documents %}\n\nВо вложении: {{ documents }}.{% endif %}\n\n"
+        "Если у Вас есть вопросы, ответьте на это письмо."),
+    (kinds.BOOKING_CREATED, "en"): (
+        "Your booking {{ order_number }}",
+        "Dear {{ client_name }},\n\n"
+        "Thank you for your booking. Your order {{ order_number }} has been received."
+        "{% if itinerary %}\n\nItinerary:\n{{ itinerary }}{% endif %}\n\n"
+        "{% if amount %}Amount due: {{ amount }}.\n{% endif %}"
+        "{% if payment_time_limit %}Please pay for the order by {{ payment_time_limit }}: after "
+        "that the booking will be cancelled.{% endif %}"
+        "{% if documents %}\n\nAttached: {{ documents }}.{% endif %}\n\n"
+        "If you have any questions, reply to this email."),
+    (kinds.BOOKING_ISSUED, "ru"): (
+        "Ваши билеты по заказу № {{ order_number }}",
+        "Здравствуйте, {{ client_name }}!\n\n"
+        "Заказ № {{ order_number }} выписан."
+        "{% if documents %} Ваши документы во вложении: {{ documents }}. Пожалуйста, "
+        "распечатайте их или сохраните в телефоне и возьмите с собой в поездку."
+        "{% else %} Документы по заказу доступны в личном кабинете.{% endif %}"
+        "{% if itinerary %}\n\nМаршрут:\n{{ itinerary }}{% endif %}\n\n"
+        "Желаем приятной поездки!"),
+    (kinds.BOOKING_ISSUED, "en"): (
+        "Your tickets for order {{ order_number }}",
+        "Dear {{ client_name }},\n\n"
+        "Your order {{ order_number }} has been issued."
+        "{% if documents %} Your documents are attached: {{ documents }}. Please print them or "
+        "keep them on your phone for the journey."
+        "{% else %} The documents of the order are in your account.{% endif %}"
+        "{% if itinerary %}\n\nItinerary:\n{{ itinerary }}{% endif %}\n\n"
+        "Have a pleasant trip!"),
+    (kinds.BOOKING_CANCELLED, "ru"): (
+        "Заказ № {{ order_number }} аннулирован",
+        "Здравствуйте, {{ client_name }}!\n\n"
+        "Ваш заказ № {{ order_number }} аннулирован"
+        "{% if reason %}: {{ reason }}{% else %}.{% endif %}"
+        "{% if documents %}\n\nВо вложении: {{ documents }}.{% endif %}\n\n"
+        "Если Вы не просили об аннулировании или хотите забронировать заново, ответьте на это "
+        "письмо."),
+    (kinds.BOOKING_CANCELLED, "en"): (
+        "Order {{ order_number }} has been cancelled",
+        "Dear {{ client_name }},\n\n"
+        "Your order {{ order_number }} has been cancelled"
+        "{% if reason %}: {{ reason }}{% else %}.{% endif %}"
+        "{% if documents %}\n\nAttached: {{ documents }}.{% endif %}\n\n"
+        "If you did not ask for the cancellation or would like to book again, reply to this "
+        "email."),
+    (kinds.PAYMENT_RECEIVED, "ru"): (
+        "Оплата заказа № {{ order_number }} получена",
+        "Здравствуйте, {{ client_name }}!\n\n"
+        "Мы получили оплату заказа № {{ order_number }}"
+        "{% if paid_amount %}: {{ paid_amount }}{% endif %}."
+        "{% if reference %}\nНомер платежа: {{ reference }}.{% endif %}"
+        "{% if documents %}\n\nВо вложении: {{ documents }}.{% endif %}\n\n"
+        "Спасибо! Как только билеты будут выписаны, мы пришлём их отдельным письмом."),
+    (kinds.PAYMENT_RECEIVED, "en"): (
+        "Payment received for order {{ order_number }}",
+        "Dear {{ client_name }},\n\n"
+        "We have received the payment for your order {{ order_number }}"
+        "{% if paid_amount %}: {{ paid_amount }}{% endif %}."
+        "{% if reference %}\nPayment reference: {{ reference }}.{% endif %}"
+        "{% if documents %}\n\nAttached: {{ documents }}.{% endif %}\n\n"
+        "Thank you! Your tickets will follow in a separate email once they are issued."),
+    (kinds.AGENCY_BOOKING_CREATED, "ru"): (
+        "Новое бронирование № {{ order_number }}",
+        "Новое бронирование на сайте.\n\n"
+        "Заказ: № {{ order_number }}\n"
+        "Клиент: {{ client_name }}, {{ client_email }}\n"
+        "Сумма: {% if amount %}{{ amount }}{% else %}не указана{% endif %}\n"
+        "Срок оплаты: {% if payment_time_limit %}{{ payment_time_limit }}{% else %}не указан"
+        "{% endif %}"
+        "{% if itinerary %}\n\nМаршрут:\n{{ itinerary }}{% endif %}"),
+    (kinds.AGENCY_BOOKING_CREATED, "en"): (
+        "New booking {{ order_number }}",
+        "A new booking has been made on the site.\n\n"
+        "Order: {{ order_number }}\n"
+        "Client: {{ client_name }}, {{ client_email }}\n"
+        "Amount: {% if amount %}{{ amount }}{% else %}not given{% endif %}\n"
+        "Payment time limit: {% if payment_time_limit %}{{ payment_time_limit }}{% else %}"
+        "not given{% endif %}"
+        "{% if itinerary %}\n\nItinerary:\n{{ itinerary }}{% endif %}"),
+    (kinds.AGENCY_BOOKING_ISSUED, "ru"): (
+        "Заказ № {{ order_number }} выписан",
+        "Заказ № {{ order_number }} выписан.\n\n"
+        "Клиент: {{ client_name }}, {{ client_email }}\n"
+        "{% if amount %}Сумма: {{ amount }}\n{% endif %}"
+        "{% if documents %}Клиенту отправлены документы: {{ documents }}{% else %}"
+        "Документы клиенту не приложены.{% endif %}"),
+    (kinds.AGENCY_BOOKING_ISSUED, "en"): (
+        "Order {{ order_number }} issued",
+        "Order {{ order_number }} has been issued.\n\n"
+        "Client: {{ client_name }}, {{ client_email }}\n"
+        "{% if amount %}Amount: {{ amount }}\n{% endif %}"
+        "{% if documents %}Documents sent to the client: {{ documents }}{% else %}"
+        "No documents were attached for the client.{% endif %}"),
+    (kinds.AGENCY_BOOKING_CANCELLED, "ru"): (
+        "Заказ № {{ order_number }} аннулирован",
+        "Заказ № {{ order_number }} аннулирован"
+        "{% if reason %}: {{ reason }}{% else %}.{% endif %}\n\n"
+        "Клиент: {{ client_name }}, {{ client_email }}\n"
+        "{% if amount %}Сумма: {{ amount }}{% endif %}"),
+    (kinds.AGENCY_BOOKING_CANCELLED, "en"): (
+        "Order {{ order_number }} cancelled",
+        "Order {{ order_number }} has been cancelled"
+        "{% if reason %}: {{ reason }}{% else %}.{% endif %}\n\n"
+        "Client: {{ client_name }}, {{ client_email }}\n"
+        "{% if amount %}Amount: {{ amount }}{% endif %}"),
+    (kinds.AGENCY_BOOKING_CHANGED, "ru"): (
+        "Изменения в заказе № {{ order_number }}",
+        "Заказ № {{ order_number }} изменён"
+        "{% if change_summary %}: {{ change_summary }}{% else %}.{% endif %}\n\n"
+        "Клиент: {{ client_name }}, {{ client_email }}\n"
+        "Статус: {{ status }}\n"
+        "{% if payment_time_limit %}Срок оплаты: {{ payment_time_limit }}{% endif %}"),
+    (kinds.AGENCY_BOOKING_CHANGED, "en"): (
+        "Order {{ order_number }} changed",
+        "Order {{ order_number }} has changed"
+        "{% if change_summary %}: {{ change_summary }}{% else %}.{% endif %}\n\n"
+        "Client: {{ client_name }}, {{ client_email }}\n"
+        "Status: {{ status }}\n"
+        "{% if payment_time_limit %}Payment time limit: {{ payment_time_limit }}{% endif %}"),
+    (kinds.AGENCY_PAYMENT_RECEIVED, "ru"): (
+        "Оплата заказа № {{ order_number }}",
+        "Получена оплата заказа № {{ order_number }}"
+        "{% if paid_amount %}: {{ paid_amount }}{% endif %}.\n\n"
+        "Клиент: {{ client_name }}, {{ client_email }}\n"
+        "{% if reference %}Номер платежа: {{ reference }}{% endif %}"),
+    (kinds.AGENCY_PAYMENT_RECEIVED, "en"): (
+        "Payment for order {{ order_number }}",
+        "A payment for order {{ order_number }} has been received"
+        "{% if paid_amount %}: {{ paid_amount }}{% endif %}.\n\n"
+        "Client: {{ client_name }}, {{ client_email }}\n"
+        "{% if reference %}Payment reference: {{ reference }}{% endif %}"),
 }
 
 _URL_VARIABLE = re.compile(r"\{\{ (\w+_url) \}\}")

@@ -7,12 +7,13 @@ from flask_login import current_user, login_required
 from webapp import notification_kinds as kinds
 from webapp.auth.access import admin_required
 from webapp.extensions import db
+from webapp.mailsettings.service import settings_view
 from webapp.mailtemplates import service
 from webapp.mailtemplates.defaults import LANGUAGES, default_template
 from webapp.mailtemplates.forms import TemplateForm
 from webapp.mailtemplates.render import PAYMENT_PROBLEM_TEXTS, Preview, preview
 from webapp.models import EmailTemplate
-from webapp.tenancy import scoped
+from webapp.tenancy import current_agency, scoped
 
 bp = Blueprint("templates", __name__, url_prefix="/templates")
 
@@ -23,8 +24,11 @@ LANGUAGE_TITLES = {"ru": _l("Russian"), "en": _l("English")}
 @login_required
 def index():
     templates = db.session.execute(scoped(EmailTemplate)).scalars()
+    agency = current_agency()
     return render_template(
         "mailtemplates/page.html", kinds=kinds, languages=LANGUAGES,
+        agency_language=LANGUAGE_TITLES.get(agency.locale, agency.locale),
+        client_language=LANGUAGE_TITLES.get(settings_view(agency).client_language),
         language_titles=LANGUAGE_TITLES, payment_problem_texts=PAYMENT_PROBLEM_TEXTS,
         templates={(template.kind, template.language): template for template in templates})
 

@@ -64,6 +64,13 @@ class Order(db.Model):
     payment_time_limit = mapped_column(UTCDateTime)
     data_deadline = mapped_column(UTCDateTime)
     data_complete: Mapped[bool] = mapped_column(default=False)
+    # The client's language as the engine last gave it (ru/en); None: the agency's default.
+    language: Mapped[str | None] = mapped_column(String(8))
+    # The amount to pay, as the engine wrote it ("12500.00") with its ISO 4217 currency.
+    amount: Mapped[str | None] = mapped_column(String(20))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # The itinerary in words for the client (flights, hotel), shown in the booking confirmation.
+    itinerary: Mapped[str | None] = mapped_column(Text, default="")
     # The UTC offset the engine writes this order's times in: people read the times in it.
     utc_offset_minutes: Mapped[int | None]
     # Bumped by each change the engine reports; an order-change email is keyed by it, so a

@@ -20,6 +20,14 @@ class MailSettings(db.Model):
     copies_email: Mapped[str] = mapped_column(String(320), default="")
     payment_problems_email: Mapped[str] = mapped_column(String(320), default="")
     order_change_emails: Mapped[bool] = mapped_column(default=True)
+    # The language of client emails when the engine's event does not name one (ru/en).
+    client_language: Mapped[str] = mapped_column(String(8), default="ru")
+    # Which booking events the agency's own address hears of (S14); all on for a new agency.
+    notify_agency_booking_created: Mapped[bool] = mapped_column(default=True)
+    notify_agency_booking_issued: Mapped[bool] = mapped_column(default=True)
+    notify_agency_booking_cancelled: Mapped[bool] = mapped_column(default=True)
+    notify_agency_booking_changed: Mapped[bool] = mapped_column(default=True)
+    notify_agency_payment_received: Mapped[bool] = mapped_column(default=True)
     unconfirmed_expiry_minutes: Mapped[int | None]
     data_deadline_hours: Mapped[int | None]
     warn_from_minutes: Mapped[int | None]

@@ -14,17 +14,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.jobs import stop_requested
+from webapp.notification_kinds import AGENCY_KINDS
 from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
 from webapp.mailtemplates.render import AgencyTemplate, TemplateMissing, load_template
 from webapp.models import MailSettings, OutboxEmail, SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox import journal, reasons
+from webapp.outbox.documents import documents_of, rows_with_documents
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSession, open_session
 from webapp.smtpcheck.hints import PAUSING_CODES
-from webapp.smtpcheck.message import compose_message, envelope_sender
+from webapp.smtpcheck.message import compose_message, envelope_sender, with_documents
 
 BATCH_SIZE = 100
 # Batches one job may send before it yields the worker to other agencies.
@@ -181,7 +183,8 @@ def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: Sen
     delivery = _Delivery(agency_id, owner)
     try:
         with session:
-            envelopes = [_envelope(outgoing, settings, copies) for outgoing in ready]
+            envelopes = _Envelopes(ready, settings, copies,
+                                   rows_with_documents([outgoing.row.id for outgoing in ready]))
             for index, outgoing in enumerate(ready):
                 if time.monotonic() > last_start:
                     _release([later.row for later in ready[index:]])
@@ -190,6 +193,7 @@ def _send_batch(agency_id: int, owner: str, rows: list[OutboxEmail], report: Sen
                 if not _send_one(session, outgoing, envelopes[index], following, report, delivery):
                     _release([later.row for later in ready[index + 1:]])
                     break
+                envelopes.forget(index)
             delivery.write()  # before QUIT, which can take a whole timeout
     except BaseException:
         _salvage(delivery, ready)
@@ -322,11 +326,37 @@ def _template(templates: dict, row: OutboxEmail) -> AgencyTemplate:
     return templates[key]
 
 
-def _envelope(outgoing: _Outgoing, settings, copies: str) -> Envelope:
+def _envelope(outgoing: _Outgoing, message: EmailMessage, settings, copies: str) -> Envelope:
     to_address = outgoing.row.to_address
-    # Copies (S9) are an extra envelope recipient: the client's headers never show them.
+    # Copies (S9) are an extra envelope recipient: the client's headers never show them. The
+    # agency address's own notifications (S14) are not copied: they are the agency's mail.
+    if outgoing.row.kind in AGENCY_KINDS:
+        copies = ""
     recipients = (to_address,) + ((copies,) if copies and copies != to_address else ())
-    return Envelope(outgoing.message, envelope_sender(settings), recipients)
+    return Envelope(message, envelope_sender(settings), recipients)
+
+
+class _Envelopes:
+    """Each row's envelope, built when first needed (to send it, or to announce it before) and
+    dropped once sent: a batch holds the documents (S15) of two messages at most, not of a
+    hundred. The announced envelope must be the very one sent next, hence the cache."""
+
+    def __init__(self, ready: list[_Outgoing], settings, copies: str, documented: set[int]):
+        self._ready, self._settings, self._copies = ready, settings, copies
+        self._documented = documented
+        self._built: dict[int, Envelope] = {}
+
+    def __getitem__(self, index: int) -> Envelope:
+        if index not in self._built:
+            outgoing = self._ready[index]
+            message = outgoing.message
+            if outgoing.row.id in self._documented:
+                message = with_documents(message, documents_of(outgoing.row.id))
+            self._built[index] = _envelope(outgoing, message, self._settings, self._copies)
+        return self._built[index]
+
+    def forget(self, index: int) -> None:
+        self._built.pop(index, None)
 
 
 def _send_one(session: SmtpSession, outgoing: _Outgoing, envelope: Envelope,

@@ -10,6 +10,7 @@ from webapp.models import Agency, OutboxEmail
 from webapp.models.outbox import AWAITING_SEND
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
+from webapp.outbox.documents import store_documents
 
 # While this flag is set a send job for the agency is queued and will see every row committed
 # before it starts; it expires by itself so a lost job cannot silence an agency for long.
@@ -22,17 +23,21 @@ SEND_JOB_TIMEOUT = 900
 
 def queue_email(agency_id: int, kind: str, to_address: str, context: dict, dedupe_key: str, *,
                 language: str = "ru", not_before: datetime | None = None,
-                expires_at: datetime | None = None) -> bool:
+                expires_at: datetime | None = None, documents=()) -> bool:
     """Add an email to the outbox in the current transaction; False if that dedupe key exists.
 
     INSERT ... ON CONFLICT DO NOTHING makes replays and concurrent schedulers harmless on
-    SQLite and PostgreSQL alike, without a savepoint.
+    SQLite and PostgreSQL alike, without a savepoint. Its documents (S15) are stored with a new
+    row only: a replayed event stores nothing again.
     """
     values = _row_values(agency_id, kind, to_address, context, dedupe_key, language=language,
                          not_before=not_before, expires_at=expires_at)
     statement = _insert_new(OutboxEmail).values(**values).returning(OutboxEmail.id)
     # RETURNING, not rowcount: an ORM insert reports no rowcount through psycopg.
-    return db.session.execute(statement).first() is not None
+    inserted = db.session.execute(statement).first()
+    if inserted is not None and documents:
+        store_documents(agency_id, inserted.id, documents)
+    return inserted is not None
 
 
 def queue_emails(emails: list[dict]) -> None:

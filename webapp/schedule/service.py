@@ -27,6 +27,7 @@ from webapp.jobs import redis_connection
 from webapp.models import Agency, Client, MailSettings, Order
 from webapp.models.types import utcnow
 from webapp.outbox.probe import probe_paused
+from webapp.outbox.documents import purge_documents
 from webapp.outbox.service import queue_email, sweep, wake
 from webapp.schedule.due import (TICK_INTERVAL, data_deadline_window, registration_expiry,
                                  reschedule, warning_window)
@@ -109,6 +110,8 @@ RULES = (
     Rule("sweep_outbox", sweep_outbox, _l("Outbox sweep"), _l("Agencies woken")),
     Rule("probe_paused_sending", probe_paused_sending, _l("Probe of paused sending"),
          _l("Agencies probed")),
+    Rule("purge_documents", purge_documents, _l("Deletion of sent emails' documents after 30 days"),
+         _l("Documents deleted")),
 )
 
 
@@ -251,7 +254,8 @@ def _process_due(due_column, moment_column, window_of, queue, now: datetime) -> 
                                     moment_column == getattr(order, moment_column.key))
                 .values({due_column.key: next_due})
                 .execution_options(synchronize_session=False)).rowcount
-            if claimed and window and window[0] <= now < window[1] and queue(order, agency, now):
+            if claimed and window and window[0] <= now < window[1] and queue(order, agency, now,
+                                                                         settings.client_language):
                 queued += 1
                 woken.add(agency.id)
         db.session.commit()
@@ -266,26 +270,29 @@ def _agencies_with_settings(agency_ids: set[int]) -> dict[int, tuple[Agency, Mai
     return {agency.id: (agency, settings) for agency, settings in rows}
 
 
-def _queue_warning(order: Order, agency: Agency, now: datetime) -> bool:
+def _queue_warning(order: Order, agency: Agency, now: datetime, client_language: str) -> bool:
     limit = order.payment_time_limit
+    # The client's language, as for the booking's own emails (S14).
+    language = order.language or client_language
     return queue_email(
         agency.id, kinds.TIME_LIMIT_WARNING, order.client_email,
         {"order_number": order.number, "client_name": order.client_name,
-         "payment_time_limit": format_moment(limit, order.utc_offset_minutes, agency.locale),
+         "payment_time_limit": format_moment(limit, order.utc_offset_minutes, language),
          # Rounded up: with 44.5 minutes left, "45 minutes left" is what a person would say.
          "minutes_left": math.ceil((limit - now).total_seconds() / 60)},
         # A moved time limit is a new key: one new warning for the new limit.
         f"time_limit_warning:{order.id}:{limit.isoformat()}",
         # The sender gives up on a warning still unsent when the limit has passed.
-        language=agency.locale, expires_at=limit)
+        language=language, expires_at=limit)
 
 
-def _queue_data_deadline(order: Order, agency: Agency, now: datetime) -> bool:
+def _queue_data_deadline(order: Order, agency: Agency, now: datetime, client_language: str) -> bool:
     deadline = order.data_deadline
+    language = order.language or client_language
     return queue_email(
         agency.id, kinds.DATA_DEADLINE, order.client_email,
         {"order_number": order.number, "client_name": order.client_name,
-         "data_deadline": format_moment(deadline, order.utc_offset_minutes, agency.locale),
+         "data_deadline": format_moment(deadline, order.utc_offset_minutes, language),
          "hours_left": math.ceil((deadline - now).total_seconds() / 3600)},
         f"data_deadline:{order.id}:{deadline.isoformat()}",
-        language=agency.locale, expires_at=deadline)
+        language=language, expires_at=deadline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import random
 import time
@@ -186,6 +187,38 @@ def compose_message(
     message.set_payload([_set_text(EmailMessage(policy=READY), text, "plain"),
                          _set_text(EmailMessage(policy=READY), html, "html")])
     return message
+
+
+def with_documents(message: EmailMessage, documents) -> EmailMessage:
+    """A copy of the message as multipart/mixed with the documents attached; the message itself
+    stays as it was (a batch keeps it, small, while each document is read just before its send).
+    add_attachment writes a non-ASCII file name as RFC 2231 (filename*=utf-8''...)."""
+    mixed = copy.copy(message)  # _make_multipart rebinds the header list and payload, never edits them
+    mixed.make_mixed()
+    for document in documents:
+        maintype, _, subtype = document.content_type.partition("/")
+        mixed.add_attachment(document.content, maintype=maintype, subtype=subtype,
+                             filename=document.filename)
+    # The wire writer (wire.flatten) takes headers as ready text, like every header composed here.
+    for part in mixed.get_payload()[1:]:
+        del part["MIME-Version"]  # a part's own, from add_attachment: only the message has one
+        _make_ready(part)
+    del mixed["Content-Type"]
+    mixed.set_raw("Content-Type", f'multipart/mixed;{READY.linesep} boundary="{_boundary()}"')
+    return mixed
+
+
+def _make_ready(part: EmailMessage) -> None:
+    """Each header the email package parsed, as the folded text it would write."""
+    items = list(part.raw_items())
+    if all(type(value) is str for _, value in items):
+        return
+    for name in dict.fromkeys(name for name, _ in items):
+        del part[name]
+    for name, value in items:
+        if type(value) is not str:
+            value = READY.fold(name, value)[len(name) + 2:].removesuffix(READY.linesep)
+        part.set_raw(name, value)
 
 
 def build_test_message(settings: SmtpSettings, to_address: str, language: str = "ru") -> EmailMessage:

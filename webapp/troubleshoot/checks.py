@@ -11,9 +11,10 @@ from webapp.extensions import db
 from webapp.mailsettings.service import SettingsView, settings_view
 from webapp.mailtemplates.render import TemplateBroken, TemplateMissing, render_email
 from webapp.mailtemplates.service import find_template
-from webapp.models import Agency, OutboxEmail, User
+from webapp.models import Agency, Order, OutboxEmail, User
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
+from webapp.outbox.documents import MAX_DOCUMENTS, refusals_since
 from webapp.outbox.sender import current_pause
 from webapp.smtpcheck.hints import CONNECTION_CODES, default_ehlo_name, hint_for
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
@@ -200,26 +201,39 @@ def check_too_late(ctx: CheckContext) -> CheckResult:
 
 def kinds_in_use(ctx: CheckContext) -> list[str]:
     """Kinds with emails in the outbox in the last 30 days, registration confirmations always,
-    and order changes while "email the client when the order changes" is on (S7)."""
+    order changes while "email the client when the order changes" is on (S7), and once the
+    engine reports orders, the client's booking emails and the agency notifications that are on."""
     found = set(db.session.execute(select(OutboxEmail.kind).distinct().where(
         OutboxEmail.agency_id == ctx.agency.id, OutboxEmail.created_at >= ctx.now - WINDOW)).scalars())
     found.add(kinds.REGISTRATION_CONFIRMATION)
     if ctx.settings.order_change_emails:
         found.add(kinds.ORDER_CHANGE)
+    has_orders = db.session.execute(
+        select(Order.id).where(Order.agency_id == ctx.agency.id).limit(1)).first() is not None
+    if has_orders:
+        for client_kind, agency_kind, toggle in kinds.BOOKING_EVENTS.values():
+            if client_kind != kinds.ORDER_CHANGE:
+                found.add(client_kind)
+            if getattr(ctx.settings, toggle):
+                found.add(agency_kind)
     return [kind for kind in kinds.KINDS if kind in found and kind != kinds.TEST_EMAIL]
 
 
 def languages_in_use(ctx: CheckContext) -> list[str]:
-    """The agency's language, and any other its emails of the last 30 days were written in."""
+    """The agency's language, the clients' default one, and any other its emails of the last
+    30 days were written in."""
     found = set(db.session.execute(select(OutboxEmail.language).distinct().where(
         OutboxEmail.agency_id == ctx.agency.id, OutboxEmail.created_at >= ctx.now - WINDOW)).scalars())
+    found.add(ctx.settings.client_language)
     return [ctx.agency.locale] + sorted(found - {ctx.agency.locale})
 
 
 def check_templates(ctx: CheckContext) -> CheckResult:
     problems = []
+    languages = languages_in_use(ctx)
     for kind in kinds_in_use(ctx):
-        for language in languages_in_use(ctx):
+        # The agency address's notifications are written in the agency's language only.
+        for language in [ctx.agency.locale] if kind in kinds.AGENCY_KINDS else languages:
             name = f"{kinds.KINDS[kind]['title']} ({language})"
             try:
                 render_email(ctx.agency.id, kind, language, kinds.sample_context(kind))
@@ -232,7 +246,7 @@ def check_templates(ctx: CheckContext) -> CheckResult:
     skipped = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(
         OutboxEmail.status == "skipped", OutboxEmail.status_reason == reasons.NO_TEMPLATE))
     base = dict(check="templates", area="templates")
-    in_use = _("Checked: the kinds sent in the last 30 days, registration confirmations, and order changes while they are on; in each language used.")
+    in_use = _("Checked: the kinds sent in the last 30 days, registration confirmations, order changes while they are on, the booking emails once the booking engine reports orders and the agency notifications that are on; in each language used and the clients' default language.")
     if not problems and not skipped:
         return CheckResult(**base, status=OK, title=_("Every template in use is present and enabled"), detail=in_use)
     detail = "; ".join(problems) + ("." if problems else "")
@@ -252,8 +266,14 @@ def check_agency_address(ctx: CheckContext) -> CheckResult:
     base = dict(check="agency_address", area="addresses")
     if ctx.settings.agency_email:
         return CheckResult(**base, status=OK, title=_("The agency address is %(email)s", email=ctx.settings.agency_email))
+    detail = _("Test emails go to the agency address and templates sign with it.")
+    if ctx.settings.agency_notifications_on:
+        # S11 as the seed states it: booking notifications do not reach the agency.
+        skipped = _count(_rows_since(ctx.agency.id, ctx.now - WINDOW).where(
+            OutboxEmail.kind.in_(kinds.AGENCY_KINDS), OutboxEmail.status == "skipped"))
+        detail += " " + _("The agency notifications of booking events are on, but have nowhere to go: %(count)d of them were skipped in the last 30 days.", count=skipped)
     return CheckResult(**base, status=PROBLEM, title=_("The agency has no email address"),
-                       detail=_("Test emails go to the agency address and templates sign with it."),
+                       detail=detail,
                        fix=_("Fill in the agency email in the mail settings."),
                        link=_settings_link("agency_email"))
 
@@ -425,18 +445,42 @@ def check_spam_rejections(ctx: CheckContext) -> CheckResult:
 # 5. Duplicates (S12) -------------------------------------------------------------------------
 
 def check_copies(ctx: CheckContext) -> CheckResult:
+    """S12 now that the agency address hears of booking events itself (S14): copies go with
+    client emails only, so what arrives twice is a booking event at the agency's own mailbox."""
     copies, own = ctx.settings.copies_email.strip(), ctx.settings.agency_email.strip()
     base = dict(check="copies", area="duplicates")
     if not copies:
         return CheckResult(**base, status=OK, title=_("No copies address: every notification is sent once"))
     if copies.lower() == own.lower():
+        if not ctx.settings.agency_notifications_on:
+            return CheckResult(**base, status=OK,
+                               title=_("Copies go to the agency's own address %(email)s", email=copies),
+                               detail=_("The agency notifications of booking events are off, so each client email arrives there once, as its copy."),
+                               link=_settings_link("copies_email"), action="clear_copies")
         return CheckResult(**base, status=PROBLEM,
                            title=_("Copies go to the agency's own address %(email)s", email=copies),
-                           detail=_("Every notification to the agency arrives twice: once itself, once as the copy."),
-                           fix=_("Clear the copies address."), link=_settings_link("copies_email"), action="clear_copies")
+                           detail=_("For every booking event (new booking, issued, cancelled, changed, payment received) this mailbox gets two emails: the agency's own notification and the hidden copy of the client's email. Registration confirmations and reminders to clients arrive there once, as copies."),
+                           fix=_("Clear the copies address to keep only the agency's notifications, or switch the agency notifications off under “Booking notifications” in the mail settings to keep only the copies."),
+                           link=_settings_link("copies_email"), action="clear_copies")
     return CheckResult(**base, status=OK, title=_("Copies of every notification go to %(email)s", email=copies),
-                       detail=_("If notifications arrive twice in that mailbox, clear the copies address."),
+                       detail=_("That mailbox gets a hidden copy of every client email; the agency address gets only its own notifications. If that mailbox also receives the agency address's mail (a forward), each booking event arrives there twice: clear the copies address."),
                        link=_settings_link("copies_email"), action="clear_copies")
+
+
+# Documents (S15) ------------------------------------------------------------------------------
+
+def check_refused_documents(ctx: CheckContext) -> CheckResult:
+    """Events the API refused for their documents: the client got none of that event's emails."""
+    refused = refusals_since(ctx.agency.id, ctx.now - WINDOW)
+    base = dict(check="refused_documents", area="documents")
+    if not refused:
+        return CheckResult(**base, status=OK,
+                           title=_("No booking event was refused for its documents in the last 30 days"))
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("%(count)d booking events were refused for their documents in the last 30 days", count=refused),
+                       detail=_("Their emails were not sent. An event may carry at most %(files)d documents, 10 MB in all, each a PDF, PNG or JPEG file named without a path.", files=MAX_DOCUMENTS),
+                       fix=_("Ask the booking engine's developers to send the documents within these limits (the API's answer names the document at fault), then send the event again."),
+                       link=Link("api_access.access", _("Open the API access page")))
 
 
 # 6. "e-mail not saved" (S10) -----------------------------------------------------------------
@@ -456,8 +500,8 @@ def check_outgoing_host(ctx: CheckContext) -> CheckResult:
 
 CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_too_late, check_templates,
           check_agency_address, check_sender_identity, check_admin_addresses, check_payment_address, check_spf,
-          check_dkim,
-          check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host)
+          check_dkim, check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host,
+          check_refused_documents)
 
 AREAS = {
     "connection": _l("Connection"),
@@ -466,4 +510,5 @@ AREAS = {
     "spam": _l("Spam and format"),
     "duplicates": _l("Duplicates"),
     "host": _l("The host this installation sends from"),
+    "documents": _l("Documents"),
 }
