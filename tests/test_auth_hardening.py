@@ -97,6 +97,30 @@ def test_one_client_guessing_many_accounts_is_stopped_at_the_looser_bound(client
     assert refused.status_code == 429
 
 
+def test_an_ipv6_attacker_cannot_use_a_fresh_address_of_his_block_for_each_guess(
+        behind_load_balancer, admin):
+    client = behind_load_balancer
+    for number in range(5):
+        client.post("/sign-in", data={"email": admin.email, "password": "guess-guess"},
+                    headers=from_client(f"2001:db8:5:7::{number + 1:x}"))
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                          headers=from_client("2001:db8:5:7:ffff::1"))
+    assert refused.status_code == 429
+    owner = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                        headers=from_client("2001:db8:5:8::1"))  # another subscriber's block
+    assert owner.status_code == 302
+
+
+def test_guesses_at_one_account_spread_over_many_clients_are_bounded(behind_load_balancer, admin):
+    client = behind_load_balancer
+    for number in range(100):  # twenty clients, each under its own allowance of five
+        client.post("/sign-in", data={"email": admin.email, "password": "guess-guess"},
+                    headers=from_client(f"203.0.113.{number // 5}"))
+    refused = client.post("/sign-in", data={"email": admin.email, "password": PASSWORD},
+                          headers=from_client("198.51.100.7"))
+    assert refused.status_code == 429
+
+
 def test_trusted_proxies_must_be_a_count(monkeypatch, tmp_path):
     from webapp.config import from_environment
     monkeypatch.setenv("TRUSTED_PROXIES", "yes")

@@ -3,12 +3,15 @@ save and at render) and the message builder each refuse them."""
 import pytest
 
 from mailsettings_data import SECRET, change_count, valid_form
+from outbox_helpers import point_agency_at
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.mailtemplates.defaults import default_template
 from webapp.mailtemplates.render import TemplateBroken, render_email
 from webapp.mailtemplates.service import find_template
-from webapp.models import MailSettings
+from webapp.models import MailSettings, OutboxEmail
+from webapp.outbox.sender import send_due
+from webapp.outbox.service import queue_email
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.message import UnsafeHeader, compose_message
 
@@ -96,3 +99,24 @@ def test_the_message_builder_refuses_control_characters_in_any_header(breaker):
                  "subject": "Order{}Bcc: victim@example.com"}[header].format(breaker)
         with pytest.raises(UnsafeHeader):
             compose(**{header: value})
+
+
+def test_an_email_whose_data_breaks_its_subject_fails_visibly_and_the_rest_go(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    template = find_template(agency.id, kinds.REGISTRATION_CONFIRMATION, agency.locale)
+    template.subject = "Добро пожаловать, {{ client_name }}"
+    db.session.commit()
+    sample = kinds.sample_context(kinds.REGISTRATION_CONFIRMATION)
+    for key, name in (("registration:1", "Анна\x01"), ("registration:2", "Борис")):
+        queue_email(agency.id, kinds.REGISTRATION_CONFIRMATION, "client@example.org",
+                    sample | {"client_name": name}, key)
+    db.session.commit()
+
+    send_due(agency.id)
+
+    rows = {row.dedupe_key: row for row in db.session.execute(db.select(OutboxEmail)).scalars()}
+    assert (rows["registration:1"].status, rows["registration:1"].status_reason) == (
+        "failed", "template_failed")
+    assert rows["registration:2"].status == "sent"
+    assert len(server.handler.received) == 1

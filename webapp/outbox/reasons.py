@@ -15,6 +15,8 @@ WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
 WORKER_LOST_RECORD = "worker_lost_record"
 SETTINGS_FAILING = "settings_failing"
 SENDING_PAUSED = "sending_paused"
+TEMPLATE_FAILED = "template_failed"
+UNSAFE_HEADER = "unsafe_header"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -26,6 +28,10 @@ TITLES = {
     CONNECTION_LOST_AFTER_DATA: _l("Connection lost after the message was sent; it may have arrived"),
     RESENT: _l("Resent by an administrator"),
     INVALID_ADDRESS: _l("The address cannot be written in an email"),
+    TEMPLATE_FAILED: _l("The template could not be filled in with this email's data (for example, "
+                        "a control character bound for the subject): check the template"),
+    UNSAFE_HEADER: _l("The sender name, an address or the subject holds a control character: "
+                      "check the mail settings and the template"),
     NO_LONGER_NEEDED: _l("No longer needed: the order changed before it was sent"),
     WORKER_LOST_IN_FLIGHT: _l("The sending process stopped while the message was with the server; "
                               "it may have arrived, and is sent once more"),

@@ -17,7 +17,7 @@ from webapp.jobs import stop_requested
 from webapp.notification_kinds import AGENCY_KINDS
 from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
-from webapp.mailtemplates.render import AgencyTemplate, TemplateMissing, load_template
+from webapp.mailtemplates.render import AgencyTemplate, TemplateBroken, TemplateMissing, load_template
 from webapp.models import MailSettings, OutboxEmail, SendingPause
 from webapp.models.types import utcnow
 from webapp.outbox import journal, reasons
@@ -26,7 +26,7 @@ from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSession, open_session
 from webapp.smtpcheck.hints import PAUSING_CODES
-from webapp.smtpcheck.message import compose_message, envelope_sender, with_documents
+from webapp.smtpcheck.message import UnsafeHeader, compose_message, envelope_sender, with_documents
 
 BATCH_SIZE = 100
 # Batches one job may send before it yields the worker to other agencies.
@@ -297,6 +297,12 @@ def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport) ->
         return None
     try:
         rendered = _template(templates, row).render(row.context)
+    except TemplateBroken:
+        # A template that compiles, broken by this email's data (a control character bound for
+        # the subject, a value it cannot use): failed, so the admin sees it and can resend.
+        _finish(row, "failed", reason=reasons.TEMPLATE_FAILED)
+        report.failed += 1
+        return None
     except TemplateMissing:
         _finish(row, "skipped", reason=reasons.NO_TEMPLATE)
         report.skipped += 1
@@ -304,6 +310,10 @@ def _prepare(row: OutboxEmail, settings, templates: dict, report: SendReport) ->
     try:
         message = compose_message(settings, row.to_address, rendered.subject, rendered.text,
                                   rendered.html)
+    except UnsafeHeader:
+        _finish(row, "failed", reason=reasons.UNSAFE_HEADER)
+        report.failed += 1
+        return None
     except (ValueError, UnicodeError):
         # An address no encoding can carry (e.g. an invalid IDN label): this row can never
         # go, and must not stop the rows behind it.
