@@ -383,6 +383,10 @@ def format_moment(moment: datetime | None, utc_offset_minutes: int | None, langu
     if moment is None:
         return ""
     zone = timezone(timedelta(minutes=utc_offset_minutes or 0))
+    try:
+        moment.astimezone(zone)
+    except OverflowError:  # 9999-12-31T23:00Z in another moment's +14:00, as order_json does
+        zone = timezone.utc
     return (f"{format_datetime(moment, 'short', tzinfo=zone, locale=language)}"
             f" (UTC{format_datetime(moment, 'xxx', tzinfo=zone, locale=language)})")
 

@@ -68,14 +68,6 @@ class HeaderSafe:
                                    "tabs, NUL and the like are not allowed."))
 
 
-class NoNul:
-    """A password is no header: only NUL, AUTH PLAIN's separator (RFC 4616), breaks it."""
-
-    def __call__(self, form, field):
-        if isinstance(field.data, str) and "\x00" in field.data:
-            raise StopValidation(_("must not contain the NUL character."))
-
-
 class EmailAddress:
     """An address email-validator accepts (IDN domains and non-ASCII mailboxes too), stored normalized."""
 
@@ -292,7 +284,7 @@ class MailSettingsForm(FlaskForm):
     login = TextField(_l("SMTP login"), filters=[_strip], validators=[
         HeaderSafe(), Optional(), Length(max=320, message=_l("at most %(max)d characters."))])
     password = SecretField(_l("SMTP password"), validators=[
-        NoNul(), Optional(), Length(max=512, message=_l("at most %(max)d characters."))])
+        HeaderSafe(), Optional(), Length(max=512, message=_l("at most %(max)d characters."))])
     remove_password = CheckboxField(_l("Remove the stored password"))
     sender_address = _email(_l("Sender address"))
     sender_name = TextField(_l("Sender name"), filters=[_strip], validators=[
