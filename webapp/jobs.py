@@ -87,3 +87,16 @@ def run_troubleshooting(run_id: str) -> None:
 def schedule_tick() -> dict:
     from webapp.schedule.service import tick
     return tick()
+
+
+@in_app_context
+def read_bounces(agency_id: int) -> dict:
+    from dataclasses import asdict
+    from webapp.bounces.service import read_bounces as read
+    return asdict(read(agency_id))
+
+
+@in_app_context
+def queue_bounce_readings() -> int:
+    from webapp.bounces.service import queue_readings
+    return queue_readings()
