@@ -3,13 +3,13 @@ users from a passwd-file and Maildirs in a temporary folder; plain/STARTTLS and 
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import itertools
 import os
 import pwd
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -186,7 +186,6 @@ def _account_for_dovecot() -> tuple[str, str, int, int]:
         entry = pwd.getpwnam("nobody")
     else:
         entry = pwd.getpwuid(os.geteuid())
-    import grp
     return entry.pw_name, grp.getgrgid(entry.pw_gid).gr_name, entry.pw_uid, entry.pw_gid
 
 

@@ -12,10 +12,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
+from flask_babel import lazy_gettext as _l
+
 from webapp.bounces.hints import code_for
 from webapp.smtpcheck.guard import ascii_host, resolve
 
 IMAP_PORTS = frozenset({143, 993})
+STEP_TITLES = {
+    "resolve": _l("Finding the server (DNS)"),
+    "connect": _l("Connecting"),
+    "tls": _l("Connecting with TLS"),
+    "starttls": _l("Switching to TLS (STARTTLS)"),
+    "login": _l("Logging in"),
+    "select": _l("Opening INBOX"),
+}
 # A bounce's first 256 KiB hold the report; the returned message's attachments are not needed.
 FETCH_LIMIT = 256 * 1024
 

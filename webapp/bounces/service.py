@@ -142,8 +142,10 @@ def check_mailbox(agency_id: int) -> CheckResult:
     try:
         settings = imap_settings_for(agency_id, require_enabled=False)
     except IncomingNotConfigured as exc:
-        return CheckResult([], False, "imap_no_password" if "password" in str(exc) else "imap_dns_failure",
-                           str(exc))
+        return CheckResult([], False, "imap_no_password" if "password" in str(exc) else "imap_not_configured",
+                           "")
+    except mail_secrets.MailSecretError:
+        return CheckResult([], False, "imap_no_password", "")
     session = MailboxSession(settings)
     try:
         session.open()
