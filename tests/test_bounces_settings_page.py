@@ -1,5 +1,7 @@
 """The incoming mailbox on the mail settings page: prefilled, saved on its own, password
 write-only, the check with its steps and hints; bounces in the email log and troubleshooting."""
+import re
+
 import pytest
 
 from bounce_helpers import bounce_for, point_incoming_at, send_confirmation
@@ -109,13 +111,43 @@ def test_an_employee_who_is_not_an_admin_cannot_change_it(client, agency, make_u
     assert client.post("/mail-settings/incoming/check").status_code == 403
 
 
-def test_the_check_shows_each_step_and_opens_the_inbox(admin_client, agency, imap_mailbox):
+def test_the_check_streams_each_step_and_opens_the_inbox(admin_client, agency, imap_mailbox, run_worker):
     point_incoming_at(agency, imap_mailbox, security="tls")
-    page = admin_client.post("/mail-settings/incoming/check", headers={"HX-Request": "true"}).get_data(as_text=True)
+    started = admin_client.post("/mail-settings/incoming/check", headers={"HX-Request": "true"})
+    stream_url = re.search(r'sse-connect="([^"]+)"', started.get_data(as_text=True)).group(1)
+    run_worker()  # the check runs as a job; its steps wait in the stream
+
+    events = admin_client.get(stream_url).get_data(as_text=True)
+    steps = re.findall(r"event: step\ndata: .*?data-step=\"(\w+)\" data-ok=\"(\w+)\"", events)
+    assert steps == [("resolve", "true"), ("tls", "true"), ("login", "true"), ("select", "true")]
+    assert "event: result" in events and 'id="incoming-check-result" data-ok="true"' in events
+    assert events.rstrip().endswith("event: done\ndata:")
+    assert imap_mailbox.password not in events
+
+
+def test_another_agencys_check_stream_is_not_found(admin_client, app, agency, make_agency, make_user,
+                                                   imap_mailbox):
+    point_incoming_at(agency, imap_mailbox, security="tls")
+    started = admin_client.post("/mail-settings/incoming/check", headers={"HX-Request": "true"})
+    stream_url = re.search(r'sse-connect="([^"]+)"', started.get_data(as_text=True)).group(1)
+    other_client = app.test_client()
+    sign_in(other_client, make_user(make_agency("beta")))
+    assert other_client.get(stream_url).status_code == 404
+
+
+def test_checks_are_limited_per_hour(admin_client, agency, imap_mailbox):
+    point_incoming_at(agency, imap_mailbox, security="tls")
+    statuses = [admin_client.post("/mail-settings/incoming/check", headers={"HX-Request": "true"}).status_code
+                for _ in range(21)]
+    assert statuses == [200] * 20 + [429]
+
+
+def test_without_javascript_the_check_page_shows_the_steps(admin_client, agency, imap_mailbox):
+    point_incoming_at(agency, imap_mailbox, security="tls")
+    page = admin_client.post("/mail-settings/incoming/check").get_data(as_text=True)
     for step in ("resolve", "tls", "login", "select"):
         assert f'data-step="{step}" data-ok="true"' in page
-    assert 'data-ok="true">' in page and "Открываем INBOX" in page
-    assert imap_mailbox.password not in page
+    assert "Открываем INBOX" in page and imap_mailbox.password not in page
 
 
 def test_a_wrong_imap_password_gives_its_hint_naming_the_password_field(admin_client, agency, imap_mailbox):
@@ -123,14 +155,14 @@ def test_a_wrong_imap_password_gives_its_hint_naming_the_password_field(admin_cl
     page = admin_client.post("/mail-settings/incoming/check").get_data(as_text=True)
     assert 'data-step="starttls" data-ok="true"' in page
     assert 'data-step="login" data-ok="false"' in page
-    assert 'data-hint="imap_login_failed"' in page and 'href="#incoming_password"' in page
+    assert 'data-hint="imap_login_failed"' in page and 'data-field="incoming_password"' in page
     assert "wrong" not in page.replace("wrong_", "")
 
 
 def test_the_wrong_security_for_the_port_gives_its_hint(admin_client, agency, imap_mailbox):
     point_incoming_at(agency, imap_mailbox, security="tls", port=imap_mailbox.port)
     page = admin_client.post("/mail-settings/incoming/check").get_data(as_text=True)
-    assert 'data-hint="imap_tls_mismatch"' in page and 'href="#incoming_security"' in page
+    assert 'data-hint="imap_tls_mismatch"' in page and 'data-field="incoming_security"' in page
 
 
 def test_the_check_refuses_private_addresses_as_the_smtp_guard_does(admin_client, agency, imap_mailbox, app):

@@ -100,3 +100,9 @@ def read_bounces(agency_id: int) -> dict:
 def queue_bounce_readings() -> int:
     from webapp.bounces.service import queue_readings
     return queue_readings()
+
+
+@in_app_context
+def run_mailbox_check(agency_id: int, check_id: str) -> None:
+    from webapp.bounces.service import execute_check
+    execute_check(agency_id, check_id)

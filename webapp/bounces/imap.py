@@ -49,6 +49,9 @@ class ImapStep:
     detail: str  # the server's words or our own; never the password
     ms: int
 
+    def as_dict(self) -> dict:
+        return {"step": self.step, "ok": self.ok, "detail": self.detail, "ms": self.ms}
+
 
 class MailboxError(Exception):
     """A step failed; `hint_code` says why in the catalogue of webapp.bounces.hints."""

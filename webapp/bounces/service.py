@@ -3,6 +3,7 @@ reading of new messages, and what the email log and the troubleshooting page sho
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,7 +138,11 @@ class CheckResult:
     reply: str = ""
 
 
-def check_mailbox(agency_id: int) -> CheckResult:
+class CheckRefused(Exception):
+    """Too many mailbox checks in the last hour."""
+
+
+def check_mailbox(agency_id: int, on_step=None) -> CheckResult:
     """The "check the mailbox" button: resolve, connect, TLS, login, select INBOX; nothing read."""
     try:
         settings = imap_settings_for(agency_id, require_enabled=False)
@@ -146,7 +151,7 @@ def check_mailbox(agency_id: int) -> CheckResult:
                            "")
     except mail_secrets.MailSecretError:
         return CheckResult([], False, "imap_no_password", "")
-    session = MailboxSession(settings)
+    session = MailboxSession(settings, on_step=on_step)
     try:
         session.open()
         return CheckResult(session.steps, True)
@@ -154,6 +159,49 @@ def check_mailbox(agency_id: int) -> CheckResult:
         return CheckResult(session.steps, False, exc.hint_code, exc.reply)
     finally:
         session.close()
+
+
+CHECKS_PER_HOUR = 20
+
+
+def start_check(agency_id: int) -> str:
+    """Queue a check whose steps stream to the page; returns its id. At most CHECKS_PER_HOUR an
+    hour per agency: each one logs in at the provider, which counts failed logins."""
+    connection = redis_connection()
+    counter = f"mailboxcheck:count:{agency_id}"
+    if connection.incr(counter) > CHECKS_PER_HOUR:
+        raise CheckRefused()
+    connection.expire(counter, 3600, nx=True)
+    check_id = secrets.token_hex(16)
+    connection.set(check_owner_key(check_id), agency_id, ex=3600)
+    from webapp.jobs import MAIL_QUEUE, get_queue
+    from webapp.jobs import run_mailbox_check
+    get_queue(MAIL_QUEUE).enqueue(run_mailbox_check, agency_id, check_id, job_id=f"mailboxcheck-{check_id}",
+                                  job_timeout=300, result_ttl=0, failure_ttl=3600)
+    return check_id
+
+
+def check_owner_key(check_id: str) -> str:
+    return f"mailboxcheck:{check_id}:agency"
+
+
+def check_events_key(check_id: str) -> str:
+    return f"mailboxcheck:{check_id}"
+
+
+def check_belongs_to(check_id: str, agency_id: int) -> bool:
+    owner = redis_connection().get(check_owner_key(check_id))
+    return owner is not None and int(owner) == agency_id
+
+
+def execute_check(agency_id: int, check_id: str) -> CheckResult:
+    """The job's work: each step published as it happens, then the result and "done"."""
+    from webapp.event_streams import publish
+    key = check_events_key(check_id)
+    result = check_mailbox(agency_id, on_step=lambda step: publish(key, "step", step.as_dict()))
+    publish(key, "result", {"ok": result.ok, "hint_code": result.hint_code, "reply": result.reply})
+    publish(key, "done", {})
+    return result
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The incoming-mailbox section of the mail settings: save, and check the mailbox."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -8,6 +8,7 @@ from webapp.bounces import service
 from webapp.bounces.forms import IncomingMailForm, form_data
 from webapp.bounces.hints import hint_for
 from webapp.bounces.imap import STEP_TITLES
+from webapp.event_streams import sse_response
 from webapp.tenancy import current_agency
 
 bp = Blueprint("bounces", __name__, url_prefix="/mail-settings/incoming")
@@ -52,10 +53,40 @@ def edit():
 @bp.route("/check", methods=["POST"])
 @admin_required
 def check():
-    """The "check the mailbox" button: the saved settings, step by step, and a hint on failure."""
-    result = service.check_mailbox(current_user.agency_id)
-    hint = hint_for(result.hint_code, result.reply) if result.hint_code else None
-    return render_template("bounces/_check.html", result=result, hint=hint, step_titles=STEP_TITLES)
+    """The "check the mailbox" button: the saved settings, step by step, and a hint on failure.
+    With htmx the steps stream in as the job takes them; without JavaScript the page waits."""
+    if not request.headers.get("HX-Request"):
+        result = service.check_mailbox(current_user.agency_id)
+        return render_template("bounces/check_page.html", result=result.__dict__ | {
+            "steps": [step.as_dict() for step in result.steps]}, hint=_hint(result.hint_code, result.reply),
+            step_titles=STEP_TITLES)
+    try:
+        check_id = service.start_check(current_user.agency_id)
+    except service.CheckRefused:
+        return render_template("bounces/_check_refused.html", limit=service.CHECKS_PER_HOUR), 429
+    return render_template("bounces/_check_run.html", check_id=check_id)
+
+
+@bp.route("/check/<check_id>/stream")
+@admin_required
+def check_stream(check_id: str):
+    if not service.check_belongs_to(check_id, current_user.agency_id):
+        abort(404)
+
+    def render(event: str, data: dict) -> str:
+        if event == "step":
+            return render_template("bounces/_check_step.html", step=data, step_titles=STEP_TITLES)
+        if event == "result":
+            return render_template("bounces/_check_result.html", result=data,
+                                   hint=_hint(data["hint_code"], data["reply"]))
+        return ""
+
+    return sse_response(service.check_events_key(check_id), render,
+                        after=request.headers.get("Last-Event-ID", "0"))
+
+
+def _hint(code: str | None, reply: str):
+    return hint_for(code, reply) if code else None
 
 
 @bp.app_template_global("bounce_reason")
