@@ -221,3 +221,26 @@ def test_another_agencys_bounces_stay_out_of_sight(admin_client, agency, make_ag
     assert read_bounces(other.id).bounces == 1
     page = admin_client.get("/troubleshooting").get_data(as_text=True)
     assert 'data-code="no_such_user"' not in page
+
+
+def test_the_imap_password_never_leaves_the_server(admin_client, agency, imap_mailbox, run_worker, caplog):
+    import logging
+
+    from webapp.jobs import redis_connection
+    caplog.set_level(logging.DEBUG)
+    secret = "Imap-Pw-7f3a9c2e-Ünïcode"
+    admin_client.post("/mail-settings/incoming", data=form(incoming_host="localhost",
+                                                           incoming_port=str(imap_mailbox.port),
+                                                           incoming_security="starttls",
+                                                           incoming_password=secret))
+    started = admin_client.post("/mail-settings/incoming/check", headers={"HX-Request": "true"})
+    stream_url = re.search(r'sse-connect="([^"]+)"', started.get_data(as_text=True)).group(1)
+    # Jobs carry ids only: look at what waits in Redis before the worker takes it.
+    stored = b"".join(redis_connection().dump(key) or b"" for key in redis_connection().keys("*"))
+    assert secret.encode() not in stored
+    run_worker()
+    read_bounces(agency.id)
+    pages = [admin_client.get(url).get_data(as_text=True)
+             for url in ("/mail-settings", "/mail-settings/incoming", stream_url, "/troubleshooting")]
+    assert all(secret not in page for page in pages)
+    assert secret not in caplog.text

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.jobs import QUEUE_NAMES, redis_connection
 from webapp.smtpcheck.service import start_test_run
 from webapp.troubleshoot.service import start_run as start_troubleshooting
+from webapp.bounces.service import start_check
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # The booking engine's API authenticates with a bearer token, never a cookie: no CSRF there.
@@ -31,6 +32,7 @@ OTHER_AGENCYS_OBJECT = {
     "smtpcheck.stream": lambda other: {"run_id": other["test_run"]},
     "troubleshoot.show": lambda other: {"run_id": other["troubleshooting_run"]},
     "troubleshoot.stream": lambda other: {"run_id": other["troubleshooting_run"]},
+    "bounces.check_stream": lambda other: {"run_id": other["mailbox_check"]},
 }
 # Routes with URL arguments that name no agency's object, and why.
 NOT_TENANT_OBJECTS = {
@@ -98,7 +100,8 @@ def test_every_object_route_hides_other_agencies_objects(app, client, agency, ad
     other_admin = make_user(other_agency)
     point_agency_at(other_agency, smtp_server())
     other = {"admin": other_admin, "test_run": start_test_run(other_agency, other_admin).id,
-             "troubleshooting_run": start_troubleshooting(other_agency, other_admin, "ru")}
+             "troubleshooting_run": start_troubleshooting(other_agency, other_admin, "ru"),
+             "mailbox_check": start_check(other_agency.id)}
     sign_in(client, admin)
 
     for rule in app.url_map.iter_rules():

@@ -67,10 +67,10 @@ def check():
     return render_template("bounces/_check_run.html", check_id=check_id)
 
 
-@bp.route("/check/<check_id>/stream")
+@bp.route("/check/<run_id>/stream")
 @admin_required
-def check_stream(check_id: str):
-    if not service.check_belongs_to(check_id, current_user.agency_id):
+def check_stream(run_id: str):
+    if not service.check_belongs_to(run_id, current_user.agency_id):
         abort(404)
 
     def render(event: str, data: dict) -> str:
@@ -81,7 +81,7 @@ def check_stream(check_id: str):
                                    hint=_hint(data["hint_code"], data["reply"]))
         return ""
 
-    return sse_response(service.check_events_key(check_id), render,
+    return sse_response(service.check_events_key(run_id), render,
                         after=request.headers.get("Last-Event-ID", "0"))
 
 
