@@ -241,3 +241,19 @@ def test_the_scheduler_queues_one_reading_per_agency_that_turned_it_on(
 
     assert reload(row).status == "bounced"
     assert queue_readings() == 1  # done: the next tick queues it again
+
+
+def test_an_operator_reads_bounces_from_the_command_line(agency, smtp_server, run_worker, imap_mailbox,
+                                                         flask_env):
+    from conftest import flask_cli
+    row = send_confirmation(agency, smtp_server(), run_worker)
+    point_incoming_at(agency, imap_mailbox)
+    imap_mailbox.deliver(bounce_for("mailru.eml", row))
+
+    result = flask_cli(flask_env, "mail", "read-bounces", "--agency", "alpha")
+
+    assert result.returncode == 0, result.stderr
+    assert "bounces recorded 1" in result.stdout
+    assert reload(row).status == "bounced"
+    point_incoming_at(agency, imap_mailbox, enabled=False)
+    assert flask_cli(flask_env, "mail", "read-bounces", "--agency", "alpha").returncode == 2

@@ -244,3 +244,19 @@ def test_the_imap_password_never_leaves_the_server(admin_client, agency, imap_ma
              for url in ("/mail-settings", "/mail-settings/incoming", stream_url, "/troubleshooting")]
     assert all(secret not in page for page in pages)
     assert secret not in caplog.text
+
+
+def test_rotating_the_keys_re_encrypts_the_imap_password_too(app, admin_client, agency, flask_env):
+    from cryptography.fernet import Fernet
+
+    from conftest import flask_cli
+    admin_client.post("/mail-settings/incoming", data=form(incoming_password="imap-secret"))
+    new_key = Fernet.generate_key().decode()
+    flask_env["MAIL_SECRET_KEYS"] = f"{new_key},{app.config['MAIL_SECRET_KEYS']}"
+
+    result = flask_cli(flask_env, "mail", "rotate-keys")
+
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted 1" in result.stdout
+    app.config["MAIL_SECRET_KEYS"] = new_key
+    assert mail_secrets.decrypt(incoming(agency).password_encrypted) == "imap-secret"

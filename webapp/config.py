@@ -45,6 +45,10 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     DNS_NAMESERVERS = ""
     DNS_TIMEOUT = 3.0
+    # Reading bounces (webapp/bounces/): each run of an agency's mailbox reads at most this many
+    # new messages and stops after this many seconds; the next run goes on.
+    BOUNCES_MAX_MESSAGES = 200
+    BOUNCES_MAX_SECONDS = 60
 
     def __init__(self, instance_path: str):
         env = os.environ
@@ -64,6 +68,8 @@ class Config:
         self.DNS_NAMESERVERS = env.get("DNS_NAMESERVERS", self.DNS_NAMESERVERS)
         self.DNS_TIMEOUT = float(env.get("DNS_TIMEOUT", self.DNS_TIMEOUT))
         self.PUBLIC_URL = env.get("PUBLIC_URL") or self.PUBLIC_URL
+        self.BOUNCES_MAX_MESSAGES = int(env.get("BOUNCES_MAX_MESSAGES", self.BOUNCES_MAX_MESSAGES))
+        self.BOUNCES_MAX_SECONDS = float(env.get("BOUNCES_MAX_SECONDS", self.BOUNCES_MAX_SECONDS))
 
 
 class ProductionConfig(Config):

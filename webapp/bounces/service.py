@@ -349,6 +349,22 @@ def _matching_email(agency_id: int, report: dsn.Report) -> OutboxEmail | None:
         .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def rotate_passwords() -> tuple[int, list[str]]:
+    """Re-encrypt stored IMAP passwords under the first MAIL_SECRET_KEYS key (`flask mail
+    rotate-keys`); returns how many, and the slugs (" (IMAP)") of those no key decrypts."""
+    rotated, unreadable = 0, []
+    rows = db.session.execute(select(IncomingMailSettings).where(
+        IncomingMailSettings.password_encrypted.is_not(None))).scalars().all()
+    for row in rows:
+        try:
+            row.password_encrypted = mail_secrets.rotate(row.password_encrypted)
+            rotated += 1
+        except mail_secrets.MailSecretError:
+            unreadable.append(f"{db.session.get(Agency, row.agency_id).slug} (IMAP)")
+    db.session.commit()
+    return rotated, unreadable
+
+
 def agencies_reading_bounces() -> list[int]:
     return list(db.session.execute(
         select(IncomingMailSettings.agency_id).where(IncomingMailSettings.enabled.is_(True))).scalars())
