@@ -257,3 +257,16 @@ def test_an_operator_reads_bounces_from_the_command_line(agency, smtp_server, ru
     assert reload(row).status == "bounced"
     point_incoming_at(agency, imap_mailbox, enabled=False)
     assert flask_cli(flask_env, "mail", "read-bounces", "--agency", "alpha").returncode == 2
+
+
+def test_a_bounce_finds_its_email_by_an_index_not_by_reading_the_agencys_history(agency):
+    from outbox_helpers import query_plan, statements_run
+    from webapp.bounces.dsn import FailedRecipient, Report
+    from webapp.bounces.service import _matching_email
+    report = Report("bounce", "rfc3464", (FailedRecipient("a@example.org", "5.1.1", "550"),),
+                    ("<x@alpha.example>",), "a@example.org", "")
+    with statements_run("SELECT") as seen:
+        _matching_email(agency.id, report)
+    statement, parameters = next((s, p) for s, p in seen if "message_id IN" in s.replace('"', "") or
+                                 "message_id IN" in s)
+    assert "ix_outbox_email_agency_message_id" in query_plan(statement, parameters)

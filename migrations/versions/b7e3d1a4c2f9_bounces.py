@@ -1,4 +1,5 @@
-"""bounces read back over IMAP: the agency's incoming mailbox settings and each recorded bounce
+"""bounces read back over IMAP: the agency's incoming mailbox settings, each recorded bounce, and
+the outbox's Message-IDs indexed so a bounce finds its email
 
 Revision ID: b7e3d1a4c2f9
 Revises: 5d2c0e7a9b31
@@ -60,9 +61,13 @@ def upgrade():
     with op.batch_alter_table('bounce', schema=None) as batch_op:
         batch_op.create_index('ix_bounce_agency_recipient', ['agency_id', 'recipient'], unique=False)
         batch_op.create_index('ix_bounce_agency_created', ['agency_id', 'created_at'], unique=False)
+    with op.batch_alter_table('outbox_email', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_email_agency_message_id', ['agency_id', 'message_id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('outbox_email', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_email_agency_message_id')
     with op.batch_alter_table('bounce', schema=None) as batch_op:
         batch_op.drop_index('ix_bounce_agency_created')
         batch_op.drop_index('ix_bounce_agency_recipient')
