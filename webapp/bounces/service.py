@@ -3,6 +3,8 @@ reading of new messages, and what the email log and the troubleshooting page sho
 
 from __future__ import annotations
 
+import imaplib
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -14,12 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import mail_secrets
 from webapp.bounces import dsn, reasons
+from webapp.bounces.hints import code_for
 from webapp.bounces.imap import ImapSettings, ImapStep, MailboxError, MailboxSession
 from webapp.bounces.presets import imap_for_smtp_host
 from webapp.extensions import db
 from webapp.jobs import redis_connection
 from webapp.models import Agency, Bounce, IncomingMailSettings, MailSettings, OutboxEmail
 from webapp.models.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 SETTING_NAMES = ("enabled", "host", "port", "security", "login", "after_reading", "move_folder")
 # How far back a first reading (or one after a UIDVALIDITY change) looks: the email log's horizon.
@@ -260,7 +265,7 @@ def _read(agency_id: int, settings: ImapSettings, max_messages: int, max_seconds
             if time.monotonic() > deadline:
                 result.left = len(uids) - index
                 break
-            report = dsn.read_report(session.fetch(uid))
+            report = _read_report(uid, session.fetch(uid))
             result.read += 1
             if report.kind == dsn.AUTO_REPLY:
                 result.auto_replies += 1
@@ -282,15 +287,28 @@ def _read(agency_id: int, settings: ImapSettings, max_messages: int, max_seconds
             row.last_uid = uid
             db.session.commit()  # progress survives a crash mid-run
         row.last_checked_at, row.last_error = utcnow(), ""
-    except MailboxError as exc:
+    except (MailboxError, OSError, imaplib.IMAP4.error) as exc:
+        # The connection broke mid-run (timeout, reset, the server hung up): what was read is
+        # committed; the next run goes on from the last UID.
+        code = exc.hint_code if isinstance(exc, MailboxError) else code_for("fetch", exc)
         db.session.rollback()
         row = _row(agency_id)
-        row.last_checked_at, row.last_error = utcnow(), exc.hint_code
-        result.skipped = exc.hint_code
+        row.last_checked_at, row.last_error = utcnow(), code
+        result.skipped = code
     finally:
         session.close()
         db.session.commit()
     return result
+
+
+def _read_report(uid: int, raw: bytes) -> dsn.Report:
+    """A message the parser cannot read is mail, not a bounce: it must not stop every later run
+    at the same UID."""
+    try:
+        return dsn.read_report(raw)
+    except Exception:  # noqa: BLE001 - any parser failure on a stranger's message
+        logger.exception("could not read message UID %s of an incoming mailbox", uid)
+        return dsn.Report(dsn.OTHER)
 
 
 def _record(agency_id: int, report: dsn.Report) -> list[int] | None:
