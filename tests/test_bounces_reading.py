@@ -45,8 +45,8 @@ def test_each_providers_bounce_is_matched_to_its_email_and_classified(
     assert (bounce.reason, bounce.status, bounce.report_format) == (reason, status, report_format)
     assert bounce.diagnostic.startswith("550")
     row = reload(row)
-    assert (row.status, row.status_reason, row.last_code) == ("bounced", "bounced", 550)
-    assert row.last_reply == bounce.diagnostic
+    assert (row.status, row.last_code) == ("bounced", 550)
+    assert bounce.diagnostic == f"550 {row.last_reply}"
 
 
 def test_a_bounce_without_the_message_id_is_matched_by_its_recipient_and_subject(

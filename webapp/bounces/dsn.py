@@ -178,8 +178,10 @@ def _diagnostic_near(text: str, address: str) -> str:
 
 
 def _unfold_reply(text: str) -> str:
-    # Multi-line replies repeat "550-5.7.26 " at each line (RFC 5321 4.2.1): keep the words once.
-    lines = [re.sub(r"^\s*[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?", "", line) if index else line.strip()
+    # Multi-line replies repeat "550-5.7.26 " at each line (RFC 5321 4.2.1): keep the code once,
+    # as a one-line reply writes it ("550 5.7.26 ..."), and the words.
+    lines = [re.sub(r"^\s*[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?", "", line) if index
+             else re.sub(r"^([245]\d\d)-", r"\1 ", line.strip())
              for index, line in enumerate(text.strip().splitlines())]
     return _one_line(" ".join(lines))
 

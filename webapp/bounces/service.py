@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ SETTING_NAMES = ("enabled", "host", "port", "security", "login", "after_reading"
 LOOK_BACK = timedelta(days=30)
 DEFAULT_MAX_MESSAGES = 200
 DEFAULT_MAX_SECONDS = 60
-BOUNCED_REASON = "bounced"
 
 
 class IncomingNotConfigured(LookupError):
@@ -335,10 +335,15 @@ def _record(agency_id: int, report: dsn.Report) -> list[int] | None:
             db.session.execute(
                 update(OutboxEmail)
                 .where(OutboxEmail.id == outbox_row.id, OutboxEmail.status.in_(("sent", "unknown")))
-                .values(status="bounced", status_reason=BOUNCED_REASON, last_reply=failed.diagnostic,
-                        last_code=_reply_code(failed.diagnostic), hint_code=None)
+                # The reason is the bounce's own (the email log shows it); the reply without its code.
+                .values(status="bounced", status_reason="", last_code=_reply_code(failed.diagnostic),
+                        last_reply=_reply_text(failed.diagnostic), hint_code=None)
                 .execution_options(synchronize_session=False))
     return recorded
+
+
+def _reply_text(diagnostic: str) -> str:
+    return re.sub(r"^[245]\d\d[ -]", "", diagnostic) if _reply_code(diagnostic) else diagnostic
 
 
 def _reply_code(diagnostic: str) -> int | None:

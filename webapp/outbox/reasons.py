@@ -13,7 +13,6 @@ INVALID_ADDRESS = "invalid_address"
 NO_LONGER_NEEDED = "no_longer_needed"
 WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
 WORKER_LOST_RECORD = "worker_lost_record"
-BOUNCED = "bounced"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -30,5 +29,4 @@ TITLES = {
                               "it may have arrived, and is sent once more"),
     WORKER_LOST_RECORD: _l("The sending process stopped and Redis lost its record of the batch; "
                            "the message may have arrived, and is sent once more"),
-    BOUNCED: _l("Accepted, then returned by the recipient's side (a bounce read from the mailbox)"),
 }
