@@ -94,4 +94,4 @@ def test_a_bounce_read_from_the_mailbox_shows_in_the_email_log(page, app, app_co
     assert "Возвращено" in text and "Такого ящика не существует" in text
     assert "550 5.1.1 The email account that you tried to reach does not exist" in text
     line.locator("details.bounce-note summary").click()  # what to do, and who
-    assert "Агентство: проверьте адрес клиента" in line.inner_text()
+    assert "Кто должен действовать: агентство (уточнить адрес у клиента)" in line.inner_text()

@@ -11,9 +11,9 @@ from flask_babel import LazyString, lazy_gettext as _l
 # whoever runs the sending mailbox and its domain (the provider, DNS records).
 AGENCY, RECIPIENT, SENDER = "agency", "recipient", "sender"
 WHO_TITLES = {
-    AGENCY: _l("The agency: check the client's address"),
-    RECIPIENT: _l("The client's mail provider or the client"),
-    SENDER: _l("Whoever runs the sending mailbox and its domain"),
+    AGENCY: _l("the agency (check the address with the client)"),
+    RECIPIENT: _l("the client or the client's mail provider"),
+    SENDER: _l("whoever runs the sending mailbox and its domain"),
 }
 
 
