@@ -260,3 +260,16 @@ def test_rotating_the_keys_re_encrypts_the_imap_password_too(app, admin_client, 
     assert "re-encrypted 1" in result.stdout
     app.config["MAIL_SECRET_KEYS"] = new_key
     assert mail_secrets.decrypt(incoming(agency).password_encrypted) == "imap-secret"
+
+
+def test_a_bounced_email_counts_as_failed_in_the_delivery_chart(admin_client, agency, smtp_server, run_worker,
+                                                                imap_mailbox):
+    from webapp.troubleshoot.overview import delivery_by_day, totals
+    server = smtp_server()
+    rows = [send_confirmation(agency, server, run_worker, to=f"c{n}@client.example", key=f"r:{n}") for n in range(2)]
+    assert (totals(delivery_by_day(agency.id)).sent, totals(delivery_by_day(agency.id)).failed) == (2, 0)
+    point_incoming_at(agency, imap_mailbox)
+    imap_mailbox.deliver(bounce_for("postfix.eml", rows[0]))
+    read_bounces(agency.id)
+
+    assert (totals(delivery_by_day(agency.id)).sent, totals(delivery_by_day(agency.id)).failed) == (1, 1)
