@@ -354,10 +354,11 @@ def _reply_code(diagnostic: str) -> int | None:
 def _matching_email(agency_id: int, report: dsn.Report) -> OutboxEmail | None:
     """By the returned message's Message-ID first; else by its To and Subject among sent emails."""
     if report.message_ids:
+        # Message-IDs are unique (RFC 5322 3.6.4): no order needed, any match is the email.
         found = db.session.execute(
             select(OutboxEmail).where(OutboxEmail.agency_id == agency_id,
                                       OutboxEmail.message_id.in_(report.message_ids))
-            .order_by(OutboxEmail.id.desc()).limit(1)).scalar_one_or_none()
+            .limit(1)).scalar_one_or_none()
         if found is not None:
             return found
     addresses = [r.address for r in report.recipients if r.address]
