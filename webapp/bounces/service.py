@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -438,7 +438,6 @@ def log_notes(agency_id: int, rows) -> LogNotes:
 
 
 def _aware(value):
-    from datetime import timezone
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
