@@ -23,7 +23,7 @@ from webapp.auth.service import create_user
 from webapp.extensions import db
 from webapp.jobs import all_queues, redis_connection
 
-pytest_plugins = ["fixtures_smtp", "fixtures_dns", "api_fixtures"]
+pytest_plugins = ["fixtures_smtp", "fixtures_dns", "api_fixtures", "fixtures_imap"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"

@@ -11,6 +11,7 @@ from rq.job import Job
 from conftest import sign_in
 from outbox_helpers import point_agency_at, queue_confirmation
 from webapp import create_app
+from webapp.bounces.service import start_check
 from webapp.extensions import db
 from webapp.jobs import QUEUE_NAMES, redis_connection
 from webapp.models import OutboxDocument
@@ -35,6 +36,7 @@ OTHER_AGENCYS_OBJECT = {
     "troubleshoot.show": lambda other: {"run_id": other["troubleshooting_run"]},
     "troubleshoot.stream": lambda other: {"run_id": other["troubleshooting_run"]},
     "emaillog.download_document": lambda other: other["document"],
+    "bounces.check_stream": lambda other: {"run_id": other["mailbox_check"]},
 }
 # Routes with URL arguments that name no agency's object, and why.
 NOT_TENANT_OBJECTS = {
@@ -106,7 +108,7 @@ def test_every_object_route_hides_other_agencies_objects(app, client, agency, ad
     point_agency_at(other_agency, smtp_server())
     other = {"admin": other_admin, "test_run": start_test_run(other_agency, other_admin).id,
              "troubleshooting_run": start_troubleshooting(other_agency, other_admin, "ru"),
-             "document": _document_of(other_agency)}
+             "document": _document_of(other_agency), "mailbox_check": start_check(other_agency.id)}
     sign_in(client, admin)
 
     for rule in app.url_map.iter_rules():

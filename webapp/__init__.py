@@ -58,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.api.views import access_bp as api_access_bp
     from webapp.api.views import bp as api_bp
     from webapp.auth.views import bp as auth_bp
+    from webapp.bounces.views import bp as bounces_bp
     from webapp.catcher.views import bp as catcher_bp
     from webapp.health.views import bp as health_bp
     from webapp.emaillog.views import bp as emaillog_bp
@@ -72,7 +73,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, health_bp, staff_bp, mailsettings_bp,
                       api_bp, api_access_bp, smtpcheck_bp, emaillog_bp, templates_bp, troubleshoot_bp,
-                      registration_bp, schedule_bp):
+                      registration_bp, schedule_bp, bounces_bp):
         app.register_blueprint(blueprint)
     if app.config["DEV_TOOLS"]:
         app.register_blueprint(catcher_bp)

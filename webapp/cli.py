@@ -24,6 +24,7 @@ mail_cli = AppGroup("mail", help="Mail settings and test emails.")
 def register(app: Flask) -> None:
     import webapp.mailsettings.cli  # noqa: F401  (attaches `configure` and `rotate-keys` to mail_cli)
     import webapp.smtpcheck.cli  # noqa: F401  (attaches `test` to mail_cli)
+    import webapp.bounces.cli  # noqa: F401  (attaches `read-bounces` to mail_cli)
     for group in (agencies_cli, users_cli, mail_cli):
         app.cli.add_command(group)
     from webapp.mailtemplates.cli import templates_cli

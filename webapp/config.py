@@ -96,6 +96,10 @@ class Config:
     DNS_TIMEOUT = 3.0
     # The operator channel: None unless OPERATOR_SMTP_URL is set.
     OPERATOR_SMTP = None
+    # Reading bounces (webapp/bounces/): each run of an agency's mailbox reads at most this many
+    # new messages and stops after this many seconds; the next run goes on.
+    BOUNCES_MAX_MESSAGES = 200
+    BOUNCES_MAX_SECONDS = 60
 
     def __init__(self, instance_path: str):
         env = os.environ
@@ -118,6 +122,8 @@ class Config:
         self.TRUSTED_PROXIES = _count(env, "TRUSTED_PROXIES", self.TRUSTED_PROXIES)
         if env.get("OPERATOR_SMTP_URL"):
             self.OPERATOR_SMTP = parse_operator_smtp_url(env["OPERATOR_SMTP_URL"])
+        self.BOUNCES_MAX_MESSAGES = int(env.get("BOUNCES_MAX_MESSAGES", self.BOUNCES_MAX_MESSAGES))
+        self.BOUNCES_MAX_SECONDS = float(env.get("BOUNCES_MAX_SECONDS", self.BOUNCES_MAX_SECONDS))
 
 
 class ProductionConfig(Config):

@@ -99,3 +99,22 @@ def probe_sending(agency_id: int) -> bool:
 def tell_admins_of_pause(agency_id: int) -> bool:
     from webapp.outbox.operator_notice import tell_admins
     return tell_admins(agency_id)
+
+
+@in_app_context
+def read_bounces(agency_id: int) -> dict:
+    from dataclasses import asdict
+    from webapp.bounces.service import read_bounces as read
+    return asdict(read(agency_id))
+
+
+@in_app_context
+def queue_bounce_readings() -> int:
+    from webapp.bounces.service import queue_readings
+    return queue_readings()
+
+
+@in_app_context
+def run_mailbox_check(agency_id: int, check_id: str) -> None:
+    from webapp.bounces.service import execute_check
+    execute_check(agency_id, check_id)

@@ -11,6 +11,7 @@ from webapp.notification_kinds import KINDS
 STATUS_TITLES = {
     "queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed"),
     "skipped": _l("Skipped"), "unknown": _l("Unknown (connection lost)"),
+    "bounced": _l("Bounced"),
 }
 
 

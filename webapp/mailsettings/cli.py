@@ -67,6 +67,9 @@ def configure(agency_slug, password_env, remove_password, lang, **options):
 def rotate_keys():
     """Re-encrypt stored SMTP passwords under the first MAIL_SECRET_KEYS key (then retire old keys)."""
     rotated, unreadable = service.rotate_passwords()
+    from webapp.bounces.service import rotate_passwords as rotate_incoming_passwords
+    incoming_rotated, incoming_unreadable = rotate_incoming_passwords()  # the IMAP ones too
+    rotated, unreadable = rotated + incoming_rotated, unreadable + incoming_unreadable
     click.echo(f"re-encrypted {rotated} password(s) under the first key")
     if unreadable:
         click.echo("no configured key decrypts the password of: " + ", ".join(unreadable)

@@ -5,8 +5,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
 
-# queued -> sending -> sent | failed | skipped | unknown (connection lost after DATA, RFC 1047)
-STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
+# queued -> sending -> sent | failed | skipped | unknown (connection lost after DATA, RFC 1047);
+# sent -> bounced when the recipient's side returned it later (webapp/bounces/).
+STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown", "bounced")
 
 
 class OutboxEmail(db.Model):

@@ -78,13 +78,15 @@ def is_public(address: str) -> bool:
         return _is_public_v4(embedded)
     return _is_public_v6(ip)
 
-def resolve(host: str, port: int, *, allow_private: bool = False) -> list[str]:
+
+def resolve(host: str, port: int, *, allow_private: bool = False,
+            allowed_ports: frozenset = ALLOWED_PORTS) -> list[str]:
     """The addresses to connect to; raises HostNotAllowed before any connection if one is not public.
 
     The caller must connect to these very addresses: resolving again would let DNS rebinding
     swap in a private address after the check.
     """
-    if not allow_private and port not in ALLOWED_PORTS:
+    if not allow_private and port not in allowed_ports:
         raise HostNotAllowed("port", host, port)
     name = ascii_host(host)
     if not name:

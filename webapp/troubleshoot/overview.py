@@ -52,12 +52,15 @@ def delivery_by_day(agency_id: int, now: datetime | None = None) -> list[DayCoun
     rows = db.session.execute(
         select(day, OutboxEmail.status, func.count(OutboxEmail.id))
         .where(OutboxEmail.agency_id == agency_id, OutboxEmail.created_at >= _start(now),
-               OutboxEmail.status.in_(CHART_STATUSES))
+               OutboxEmail.status.in_(CHART_STATUSES + ("bounced",)))
         .group_by(day, OutboxEmail.status)).all()
     counts: dict[str, dict[str, int]] = {}
     for value, status, count in rows:
-        # SQLite gives "YYYY-MM-DD", PostgreSQL a date: both print the same.
-        counts.setdefault(str(value)[:10], {})[status] = count
+        # SQLite gives "YYYY-MM-DD", PostgreSQL a date: both print the same. A bounced email
+        # (returned after acceptance, webapp/bounces/) did not arrive: it counts as failed.
+        status = "failed" if status == "bounced" else status
+        day_counts = counts.setdefault(str(value)[:10], {})
+        day_counts[status] = day_counts.get(status, 0) + count
     start = first_day(now)
     days = [start + timedelta(days=offset) for offset in range(DAYS)]
     return [DayCounts(day, **counts.get(day.isoformat(), {})) for day in days]

@@ -1,0 +1,1 @@
+"""Bounces: reading delivery failure reports back from the sending mailbox over IMAP."""
