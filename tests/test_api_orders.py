@@ -7,6 +7,7 @@ from api_fixtures import ORDER, outbox
 from webapp.api.openapi import document
 from webapp.extensions import db
 from webapp.models import Order
+from webapp.outbox.service import queue_email
 from webapp.notification_kinds import (AGENCY_BOOKING_CREATED, BOOKING_CREATED, ORDER_CHANGE,
                                        PAYMENT_PROBLEM)
 
@@ -135,6 +136,32 @@ def test_a_payment_problem_of_an_unknown_order_is_still_sent(engine, agency):
     [row] = outbox(PAYMENT_PROBLEM)
     assert (row.to_address, row.context) == (
         "money@alpha.example", {"order_number": "404404", "problem": "issued_unpaid"})
+
+
+def test_a_payment_problem_replayed_after_its_order_is_created_is_not_sent_again(engine, agency):
+    agency.mail_settings.payment_problems_email = "money@alpha.example"
+    db.session.commit()
+    engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})  # before the booking
+    engine.post("/orders", ORDER)
+    replay = engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})
+
+    assert replay.status_code == 202 and replay.json["order_known"] is True
+    assert len(outbox(PAYMENT_PROBLEM)) == 1
+
+
+def test_a_payment_problem_queued_under_the_old_key_is_not_sent_again(engine, agency):
+    """Rows queued before the key was the number's keyed a known order by its id."""
+    engine.post("/orders", ORDER)
+    order = db.session.execute(db.select(Order)).scalar_one()
+    queue_email(agency.id, PAYMENT_PROBLEM, "", {"order_number": "291205", "problem": "issued_unpaid"},
+                f"payment_problem:{order.id}:issued_unpaid", language="ru")
+    db.session.commit()
+
+    engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})
+    engine.post("/orders/291205/payment-problems", {"kind": "cancelled_paid"})
+
+    assert [row.context["problem"] for row in outbox(PAYMENT_PROBLEM)] == [
+        "issued_unpaid", "cancelled_paid"]
 
 
 def test_a_payment_problem_of_a_malformed_order_number_is_refused(engine):

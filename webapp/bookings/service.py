@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.mailsettings.service import settings_view
-from webapp.models import Agency, Client, Order
+from webapp.models import Agency, Client, Order, OutboxEmail
 from webapp.models.types import utcnow
 from webapp.outbox.documents import Document
 from webapp.outbox.service import queue_email, queue_emails, wake, withdraw_unsent
@@ -363,13 +363,21 @@ def report_payment_problem(agency: Agency, number: str, problem: str) -> bool:
     reason, so the email log shows why nobody heard of it (S11).
     """
     order = find_order(agency, number)
-    key = f"payment_problem:{order.id}:{problem}" if order else \
-        f"payment_problem:number:{number}:{problem}"
+    # Keyed by the number, known order or not: an alert replayed after the order was created is
+    # the same alert. Rows queued before keyed a known order by its id: they still count.
+    if order is not None and _queued_before(agency, f"payment_problem:{order.id}:{problem}"):
+        return True
     queued = queue_email(
         agency.id, kinds.PAYMENT_PROBLEM, settings_view(agency).payment_problems_email,
-        {"order_number": number, "problem": problem}, key, language=agency.locale)
+        {"order_number": number, "problem": problem}, f"payment_problem:number:{number}:{problem}",
+        language=agency.locale)
     _commit_and_wake(agency.id, queued)
     return order is not None
+
+
+def _queued_before(agency: Agency, dedupe_key: str) -> bool:
+    return db.session.execute(db.select(OutboxEmail.id).filter_by(
+        agency_id=agency.id, dedupe_key=dedupe_key)).first() is not None
 
 
 def find_order(agency: Agency, number: str) -> Order | None:
