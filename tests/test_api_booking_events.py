@@ -131,6 +131,24 @@ def test_issuing_again_with_other_documents_sends_them(engine):
     assert [d.filename for d in documents()] == ["ticket.pdf", "exchanged.pdf"]
 
 
+def test_a_late_issue_after_the_cancellation_is_refused(engine):
+    engine.post("/orders", ORDER, key="create-1")
+    engine.post(f"/orders/{NUMBER}/issue", {}, key="issue-1")
+    engine.post(f"/orders/{NUMBER}/cancellation", {}, key="cancel-1")
+    before = outbox()
+
+    # The engine's retry of the issue, under a new key, arrives after the cancellation.
+    late = engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("late.pdf", PDF)]},
+                       key="issue-2")
+
+    assert late.status_code == 409
+    assert "cancelled" in late.json["errors"]["status"]
+    db.session.expire_all()
+    order = db.session.execute(db.select(Order)).scalar_one()
+    assert (order.status, order.warn_due_at) == ("cancelled", None)
+    assert outbox() == before and documents() == []
+
+
 def test_a_second_payment_needs_its_own_reference(engine):
     engine.post("/orders", ORDER)
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "A"})

@@ -184,6 +184,10 @@ def issue_order(agency: Agency, number: str, language: str | None = None,
     "booking issued". Replaying the same event (same documents) sends nothing again; issuing
     again with other documents (an exchange) sends them."""
     order = _order_for_update(agency, number, language)
+    if order.status == "cancelled":
+        # A late replay of "issued" must not bring a cancelled booking back, nor its warnings.
+        db.session.rollback()
+        raise Conflict("status", "the order is cancelled; a cancelled order cannot be issued")
     _apply(agency, order, {"status": "issued"})
     digest = hashlib.sha256(b"".join(
         document.filename.encode() + b"\0" + document.content for document in documents))
