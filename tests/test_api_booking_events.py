@@ -157,6 +157,17 @@ def test_a_second_payment_needs_its_own_reference(engine):
     assert [row.context["reference"] for row in outbox(kinds.PAYMENT_RECEIVED)] == ["A", "B"]
 
 
+def test_a_payment_without_a_reference_is_one_payment_however_its_amount_is_written(engine):
+    engine.post("/orders", ORDER | {"amount": "100.00", "currency": "RUB"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.0", "currency": "RUB"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "currency": "EUR"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "10", "currency": "EUR"})
+    assert [row.context["paid_amount"] for row in outbox(kinds.PAYMENT_RECEIVED)] == [
+        "100,00\xa0₽", "100,00\xa0€", "10,00\xa0€"]
+
+
 @pytest.mark.parametrize("documents_field, field, words", [
     ([attachment(f"{n}.pdf", PDF) for n in range(6)], "documents", "at most 5"),
     ([attachment("big.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024))], "documents", "10 MB"),

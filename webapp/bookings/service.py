@@ -218,12 +218,17 @@ def record_payment(agency: Agency, number: str, amount: str, currency: str | Non
     order = _order_for_update(agency, number, language)
     changed = _apply(agency, order, {"paid": True})
     _withdraw_moot_reminders(order, changed)
+    currency = currency or order.currency
     queued = _notify(agency, settings_view(agency), order, "payment_received",
-                     f"{order.id}:{reference or amount + (currency or '')}",
-                     {"reference": reference or ""}, documents,
-                     paid=(amount, currency or order.currency))
+                     f"{order.id}:{reference or _amount_key(amount, currency)}",
+                     {"reference": reference or ""}, documents, paid=(amount, currency))
     _commit_and_wake(agency.id, queued)
     return order
+
+
+def _amount_key(amount: str, currency: str | None) -> str:
+    """"100" and "100.00" are one amount; the space (never in a reference) ends it."""
+    return f"{Decimal(amount).quantize(Decimal('0.01'))} {currency or '-'}"
 
 
 def _order_for_update(agency: Agency, number: str, language: str | None) -> Order:
