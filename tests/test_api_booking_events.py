@@ -66,6 +66,20 @@ def test_without_a_language_the_client_gets_the_agency_default(engine, agency):
     assert row.context["payment_time_limit"] == "11/27/26, 6:00\u202fPM (UTC+03:00)"
 
 
+def test_a_new_language_alone_is_no_news_for_the_client(engine, agency):
+    engine.post("/orders", ORDER | {"language": "ru"})
+    before = outbox()
+
+    response = engine.patch(f"/orders/{NUMBER}", {"language": "en"})
+
+    assert response.status_code == 200 and response.json["language"] == "en"
+    assert outbox() == before
+    # The next email is written in it; a new itinerary is news.
+    engine.patch(f"/orders/{NUMBER}", {"itinerary": "SU 1402 SVO-AER 07:40"})
+    [change] = outbox(kinds.ORDER_CHANGE)
+    assert change.language == "en"
+
+
 @pytest.mark.parametrize("event, toggle, agency_kind", [
     ("created", "notify_agency_booking_created", kinds.AGENCY_BOOKING_CREATED),
     ("changed", "notify_agency_booking_changed", kinds.AGENCY_BOOKING_CHANGED),

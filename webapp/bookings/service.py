@@ -322,8 +322,13 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
         db.select(Order).filter_by(agency_id=agency.id, number=number)
         .execution_options(populate_existing=True)).scalar_one()
     changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
-    if not changed and (not change_summary or change_summary == order.change_summary):
+    # The language is how to write to the client, not news for them (the itinerary is).
+    if not set(changed) - {"language"} and (not change_summary
+                                             or change_summary == order.change_summary):
         db.session.rollback()  # and the revision with it
+        if changed:
+            order = _order_for_update(agency, number, changed["language"])
+            _commit_and_wake(agency.id, queued=False)
         return order
     for name, value in changed.items():
         setattr(order, name, value)
