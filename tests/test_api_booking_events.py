@@ -145,6 +145,16 @@ def test_issuing_again_with_other_documents_sends_them(engine):
     assert [d.filename for d in documents()] == ["ticket.pdf", "exchanged.pdf"]
 
 
+def test_documents_that_differ_only_in_where_a_name_ends_are_other_documents(engine):
+    engine.post("/orders", ORDER)
+    # Joined as name + NUL + content one after another, both lists were the same bytes.
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [
+        attachment("a.pdf", PDF + b"b.pdf\0" + PDF)]})
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [
+        attachment("a.pdf", PDF), attachment("b.pdf", PDF)]})
+    assert len(outbox(kinds.BOOKING_ISSUED)) == 2
+
+
 def test_a_late_issue_after_the_cancellation_is_refused(engine):
     engine.post("/orders", ORDER, key="create-1")
     engine.post(f"/orders/{NUMBER}/issue", {}, key="issue-1")
