@@ -9,7 +9,8 @@ from webapp.models.types import UTCDateTime, utcnow
 
 class OutboxDocument(db.Model):
     """One attachment of an outbox email, in the database with it: written in the event's
-    transaction, so an accepted event never loses its documents; deleted by the retention purge."""
+    transaction, so an accepted event never loses its documents; its bytes deleted by the
+    retention purge."""
 
     __table_args__ = (Index("ix_outbox_document_email", "outbox_email_id"),)
 
@@ -21,7 +22,8 @@ class OutboxDocument(db.Model):
     # Decided by the content's magic bytes, not by what the engine declared.
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int]
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL once purged (RETENTION after the email was done): the name and size stay for the log.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 

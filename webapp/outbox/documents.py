@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from webapp.extensions import db
 from webapp.models import OutboxDocument, OutboxEmail, RefusedDocument
@@ -25,9 +25,10 @@ MAGIC = {
     "image/jpeg": (b"\xff\xd8\xff",),
 }
 # After an email is sent or given up its documents stay this long (the email log's download
-# link, a resend), then the purge deletes them (docs/DEPLOY.md).
+# link, a resend), then the purge deletes their bytes (docs/DEPLOY.md).
 RETENTION = timedelta(days=30)
-FINISHED = ("sent", "failed", "skipped")
+# "unknown" too: one still unknown after RETENTION is not resent by itself any more.
+FINISHED = ("sent", "failed", "skipped", "unknown")
 
 
 class DocumentRefused(ValueError):
@@ -168,13 +169,14 @@ def documents_of(outbox_email_id: int) -> list[Document]:
 
 
 def listed_documents(agency_id: int, row_ids: list[int]) -> dict[int, list]:
-    """The email log's page: each row's documents (name, type, size), without the bytes."""
+    """The email log's page: each row's documents (name, type, size, whether purged), without
+    the bytes."""
     found: dict[int, list] = {}
     if not row_ids:
         return found
     for document in db.session.execute(
             select(OutboxDocument.id, OutboxDocument.outbox_email_id, OutboxDocument.filename,
-                   OutboxDocument.size)
+                   OutboxDocument.size, OutboxDocument.content.is_(None).label("deleted"))
             .where(OutboxDocument.agency_id == agency_id,
                    OutboxDocument.outbox_email_id.in_(row_ids))
             .order_by(OutboxDocument.id)).all():
@@ -184,22 +186,32 @@ def listed_documents(agency_id: int, row_ids: list[int]) -> dict[int, list]:
 
 def document_for_download(agency_id: int, outbox_email_id: int,
                           document_id: int) -> OutboxDocument | None:
-    """One document of the agency's own email; None for another agency's (no hint it exists)."""
+    """One document of the agency's own email; None for another agency's (no hint it exists)
+    and once its bytes were purged."""
     return db.session.execute(select(OutboxDocument).where(
         OutboxDocument.id == document_id, OutboxDocument.outbox_email_id == outbox_email_id,
-        OutboxDocument.agency_id == agency_id)).scalar_one_or_none()
+        OutboxDocument.agency_id == agency_id,
+        OutboxDocument.content.is_not(None))).scalar_one_or_none()
+
+
+def has_purged_documents():
+    """The condition on OutboxEmail: a document of the email was purged, so it cannot go again
+    as it went (the text says the documents are attached)."""
+    return select(OutboxDocument.id).where(OutboxDocument.outbox_email_id == OutboxEmail.id,
+                                           OutboxDocument.content.is_(None)).exists()
 
 
 def purge_documents(now: datetime | None = None) -> int:
-    """Delete the documents of emails sent, failed or skipped more than RETENTION ago; a rule of
-    the scheduler's tick. Driven from the (small) documents table, one primary-key look-up of its
-    email each, never a scan of the outbox."""
+    """Delete the bytes of the documents of emails done (FINISHED) more than RETENTION ago; a
+    rule of the scheduler's tick. The name, type and size stay: the email log says the document
+    was deleted, and a resend is refused rather than sent without it. Driven from the documents
+    table, one primary-key look-up of its email each, never a scan of the outbox."""
     cutoff = (now or utcnow()) - RETENTION
     finished_long_ago = select(OutboxEmail.id).where(
         OutboxEmail.id == OutboxDocument.outbox_email_id, OutboxEmail.status.in_(FINISHED),
         OutboxEmail.updated_at < cutoff).exists()
     deleted = db.session.execute(
-        delete(OutboxDocument).where(finished_long_ago)
-        .execution_options(synchronize_session=False)).rowcount
+        update(OutboxDocument).where(OutboxDocument.content.is_not(None), finished_long_ago)
+        .values(content=None).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return deleted
