@@ -1,5 +1,7 @@
 """Booking events from the engine (S14, S15): who gets which email, in which language, with which
 documents; what the agency switched off; documents refused whole; replays send nothing new."""
+from datetime import timedelta
+
 import pytest
 
 from api_fixtures import ORDER, outbox
@@ -7,6 +9,8 @@ from document_samples import JPEG, PDF, PNG, attachment
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.models import Order, OutboxDocument, RefusedDocument
+from webapp.models.types import utcnow
+from webapp.schedule.service import tick
 
 NUMBER = ORDER["number"]
 
@@ -231,6 +235,33 @@ def test_documents_over_the_limits_are_refused_and_nothing_is_stored(
     # Noted for the troubleshooting page, without the documents.
     refused = db.session.execute(db.select(RefusedDocument)).scalars().all()
     assert [(row.agency_id, row.field) for row in refused] == [(agency.id, field)] * 2
+
+
+def test_a_refused_event_retried_under_its_key_is_counted_once(engine, agency):
+    engine.post("/orders", ORDER)
+    body = {"documents": [attachment("page.html", b"<html>", "text/html")]}
+    for _ in range(3):  # the engine retries what it sees as failed
+        assert engine.post(f"/orders/{NUMBER}/issue", body, key="issue-1").status_code == 422
+    engine.post(f"/orders/{NUMBER}/issue", body, key="issue-2")  # another request
+    engine.post(f"/orders/{NUMBER}/issue", body)  # without a key: no way to tell, each counts
+    engine.post(f"/orders/{NUMBER}/issue", body)
+
+    db.session.expire_all()
+    assert db.session.execute(db.select(db.func.count(RefusedDocument.id))).scalar_one() == 4
+
+
+def test_notes_of_refused_documents_go_after_30_days(engine, agency):
+    engine.post("/orders", ORDER)
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("a.html", b"<a>", "text/html")]})
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("b.html", b"<b>", "text/html")]})
+    [old, recent] = db.session.execute(db.select(RefusedDocument).order_by(RefusedDocument.id)).scalars()
+    now = utcnow()
+    old.refused_at, recent.refused_at = now - timedelta(days=31), now - timedelta(days=29)
+    db.session.commit()
+
+    assert tick(now)["purge_documents"] == 1
+    db.session.expire_all()
+    assert db.session.execute(db.select(RefusedDocument.id)).scalars().all() == [recent.id]
 
 
 def test_documents_just_under_the_limit_are_accepted(engine):

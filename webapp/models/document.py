@@ -31,10 +31,13 @@ class RefusedDocument(db.Model):
     """An event refused for its documents (too many, too large, a wrong type): nothing of the
     event is stored, only that it happened, for the troubleshooting check."""
 
-    __table_args__ = (Index("ix_refused_document_agency_at", "agency_id", "refused_at"),)
+    __table_args__ = (Index("ix_refused_document_agency_at", "agency_id", "refused_at"),
+                      Index("ix_refused_document_request", "agency_id", "request_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
     field: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
+    # The request sent with an Idempotency-Key (a digest of both): its retries are one refusal.
+    request_key: Mapped[str | None] = mapped_column(String(64))
     refused_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import OutboxDocument, OutboxEmail, RefusedDocument
@@ -129,13 +130,18 @@ def _too_large() -> str:
     return f"the documents of one event must be at most {MAX_TOTAL_BYTES:,} bytes (10 MB) decoded"
 
 
-def note_refusal(agency_id: int, errors: dict[str, str]) -> None:
-    """Remember that an event was refused for its documents (troubleshooting's 30 days)."""
+def note_refusal(agency_id: int, errors: dict[str, str], request_key: str | None = None) -> None:
+    """Remember that an event was refused for its documents (troubleshooting's 30 days); once
+    per `request_key` (the Idempotency-Key's request), however often the engine retries it."""
     field, reason = next((field, reason) for field, reason in errors.items()
                          if field.startswith("documents"))
     db.session.rollback()
-    db.session.add(RefusedDocument(agency_id=agency_id, field=field[:100], reason=reason[:300]))
-    db.session.commit()
+    db.session.add(RefusedDocument(agency_id=agency_id, field=field[:100], reason=reason[:300],
+                                   request_key=request_key))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a retry: counted already
+        db.session.rollback()
 
 
 def refusals_since(agency_id: int, since: datetime) -> int:
@@ -202,8 +208,8 @@ def has_purged_documents():
 
 
 def purge_documents(now: datetime | None = None) -> int:
-    """Delete the bytes of the documents of emails done (FINISHED) more than RETENTION ago; a
-    rule of the scheduler's tick. The name, type and size stay: the email log says the document
+    """Delete the bytes of the documents of emails done (FINISHED) more than RETENTION ago, and
+    the notes of documents refused before then; a rule of the scheduler's tick. The name, type and size stay: the email log says the document
     was deleted, and a resend is refused rather than sent without it. Driven from the documents
     table, one primary-key look-up of its email each, never a scan of the outbox."""
     cutoff = (now or utcnow()) - RETENTION
@@ -213,5 +219,9 @@ def purge_documents(now: datetime | None = None) -> int:
     deleted = db.session.execute(
         update(OutboxDocument).where(OutboxDocument.content.is_not(None), finished_long_ago)
         .values(content=None).execution_options(synchronize_session=False)).rowcount
+    # The notes of refused documents serve troubleshooting's 30 days, and no longer.
+    deleted += db.session.execute(
+        delete(RefusedDocument).where(RefusedDocument.refused_at < cutoff)
+        .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return deleted
