@@ -112,7 +112,7 @@ def test_documents_are_stored_with_the_client_email_only(engine):
     assert response.status_code == 201
     issued = engine.post(f"/orders/{NUMBER}/issue", {"documents": [
         attachment("Маршрутная квитанция.pdf", PDF), attachment("voucher.png", PNG, "image/png"),
-        attachment("invoice.jpg", JPEG, "image/jpeg")]})
+        attachment("invoice.JPEG", JPEG, "image/jpeg")]})
 
     assert issued.status_code == 200 and issued.json["status"] == "issued"
     [client_email] = outbox(kinds.BOOKING_ISSUED)
@@ -120,8 +120,8 @@ def test_documents_are_stored_with_the_client_email_only(engine):
     assert [(d.outbox_email_id, d.filename, d.content_type, d.size, d.content) for d in stored] == [
         (client_email.id, "Маршрутная квитанция.pdf", "application/pdf", len(PDF), PDF),
         (client_email.id, "voucher.png", "image/png", len(PNG), PNG),
-        (client_email.id, "invoice.jpg", "image/jpeg", len(JPEG), JPEG)]
-    assert client_email.context["documents"] == "Маршрутная квитанция.pdf, voucher.png, invoice.jpg"
+        (client_email.id, "invoice.JPEG", "image/jpeg", len(JPEG), JPEG)]
+    assert client_email.context["documents"] == "Маршрутная квитанция.pdf, voucher.png, invoice.JPEG"
 
 
 def test_replaying_an_event_with_its_key_sends_and_stores_nothing_new(engine):
@@ -210,6 +210,12 @@ def test_a_payment_without_a_reference_is_one_payment_however_its_amount_is_writ
     ([attachment("C:\\tickets\\ticket.pdf", PDF)], "documents[0].filename", "without a path"),
     ([attachment("ticket.pdf\r\nBcc: x@evil.example", PDF)], "documents[0].filename", "line breaks"),
     ([attachment("..", PDF)], "documents[0].filename", "not . or .."),
+    ([attachment("invoice.html", PDF)], "documents[0].filename", "must end in .pdf"),
+    ([attachment("ticket", PDF)], "documents[0].filename", "must end in .pdf"),
+    ([attachment("ok.pdf", PDF), attachment("voucher.pdf", PNG, "image/png")],
+     "documents[1].filename", "must end in .png"),
+    ([attachment("photo.png", JPEG, "image/jpeg")], "documents[0].filename",
+     "must end in .jpg or .jpeg, as its content is image/jpeg"),
     ([{"filename": "t.pdf", "content_type": "application/pdf", "content": "%%%"}],
      "documents[0].content", "not valid base64"),
     ([{"filename": "t.pdf", "content_type": "application/pdf", "url": "http://169.254.169.254/"}],

@@ -153,8 +153,10 @@ class Documents(Field):
             "required": ["filename", "content_type", "content"],
             "properties": {
                 "filename": {"type": "string", "maxLength": 200,
-                             "description": "Shown to the client; no path, no line breaks. "
-                                            "Cyrillic names are fine (sent RFC 2231-encoded)."},
+                             "description": "Shown to the client; no path, no line breaks; "
+                                            "ends in the content's extension (.pdf, .png, "
+                                            ".jpg or .jpeg). Cyrillic names are fine (sent "
+                                            "RFC 2231- and RFC 2047-encoded)."},
                 "content_type": {"type": "string", "enum": list(MAGIC),
                                  "description": "Must match the content's own signature."},
                 "content": {"type": "string", "contentEncoding": "base64",

@@ -25,6 +25,9 @@ MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
 }
+# The name's ending must match the content: a mail client opens a file by its name, so a PDF
+# named invoice.html would be opened as a web page.
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
 # After an email is sent or given up its documents stay this long (the email log's download
 # link, a resend), then the purge deletes their bytes (docs/DEPLOY.md).
 RETENTION = timedelta(days=30)
@@ -122,6 +125,9 @@ def clean_documents(value) -> list[Document]:
         if actual != declared.strip().lower():
             raise DocumentRefused(f"{where}.content_type",
                                   f"the content is {actual}, not {declared.strip()}")
+        if not filename.lower().endswith(EXTENSIONS[actual]):
+            raise DocumentRefused(f"{where}.filename", "must end in " + " or ".join(
+                EXTENSIONS[actual]) + f", as its content is {actual}")
         documents.append(Document(filename, actual, content))
     return documents
 
