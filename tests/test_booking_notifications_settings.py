@@ -8,7 +8,7 @@ from conftest import sign_in
 from document_samples import attachment
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
-from webapp.mailsettings.service import history
+from webapp.mailsettings.service import history, settings_view
 from webapp.models import EmailTemplate, MailSettings, RefusedDocument
 from webapp.models.types import utcnow
 from webapp.troubleshoot import checks
@@ -150,3 +150,13 @@ def test_the_templates_page_says_which_language_each_email_uses(admin_client, ag
     assert "уведомления самому агентству отправляются на языке агентства (Русский)" in page
     assert "Ваши билеты (клиенту)" in page and "Новое бронирование (агентству)" in page
     assert 'href="/mail-settings#booking-notifications"' in page
+
+
+def test_an_agency_without_settings_gets_its_own_language_for_clients(app, agency):
+    agency.locale = "en"
+    db.session.delete(agency.mail_settings)
+    db.session.commit()
+
+    assert settings_view(agency).client_language == "en"
+    db.session.expire_all()
+    assert db.session.execute(db.select(MailSettings.client_language)).scalar_one() == "en"

@@ -83,7 +83,10 @@ _HISTORY_OF_AGENCY = (
 def _row(agency_id: int) -> MailSettings:
     row = db.session.execute(_SETTINGS_OF_AGENCY, {"agency_id": agency_id}).scalar_one_or_none()
     if row is None:  # agencies made before settings existed get theirs on first use
-        row = MailSettings(agency_id=agency_id)
+        # Client emails go in the agency's language until it chooses another (as the
+        # migration that added the setting did for existing rows).
+        row = MailSettings(agency_id=agency_id,
+                           client_language=db.session.get(Agency, agency_id).locale or "ru")
         db.session.add(row)
         db.session.flush()
     return row
