@@ -8,6 +8,7 @@ from conftest import sign_in
 from document_samples import attachment
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
+from webapp.mailsettings.forms import BookingNotificationsForm
 from webapp.mailsettings.service import history, settings_view
 from webapp.models import EmailTemplate, MailSettings, RefusedDocument
 from webapp.models.types import utcnow
@@ -160,3 +161,11 @@ def test_an_agency_without_settings_gets_its_own_language_for_clients(app, agenc
     assert settings_view(agency).client_language == "en"
     db.session.expire_all()
     assert db.session.execute(db.select(MailSettings.client_language)).scalar_one() == "en"
+
+
+def test_each_events_switch_is_on_the_form_and_in_the_settings(app, agency):
+    """The events' table names the switches; the form and the settings follow it."""
+    switches = [toggle for _client, _agency, toggle in kinds.BOOKING_EVENTS.values()]
+    assert list(BookingNotificationsForm.TOGGLES) == switches == list(TOGGLES)
+    view = settings_view(agency)
+    assert all(getattr(view, name) is True for name in switches) and view.agency_notifications_on
