@@ -3,8 +3,11 @@ changes emailed to the client (S7), payment problems to the agency (S8), each em
 often the engine repeats itself."""
 from datetime import datetime, timezone
 
+import pytest
+
 from api_fixtures import ORDER, outbox
 from webapp.api.openapi import document
+from webapp.bookings import service as bookings
 from webapp.extensions import db
 from webapp.models import Order
 from webapp.outbox.service import queue_email
@@ -167,4 +170,14 @@ def test_a_payment_problem_queued_under_the_old_key_is_not_sent_again(engine, ag
 def test_a_payment_problem_of_a_malformed_order_number_is_refused(engine):
     response = engine.post("/orders/a%20b/payment-problems", {"kind": "issued_unpaid"})
     assert response.status_code == 422 and "number" in response.json["errors"]
+    long = engine.post(f"/orders/{'1' * 41}/payment-problems", {"kind": "issued_unpaid"})
+    assert long.json == {"errors": {"number": "must be at most 40 characters"}}
+    assert outbox() == []
+
+
+def test_the_service_refuses_a_malformed_order_number_itself(app, agency):
+    """Any caller, not only the API route: the number is written into the alert and keys it."""
+    with pytest.raises(bookings.Invalid) as refused:
+        bookings.report_payment_problem(agency, "291205\r\nBcc: x@evil.example", "issued_unpaid")
+    assert refused.value.field == "number"
     assert outbox() == []

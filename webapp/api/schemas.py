@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from email_validator import EmailNotValidError, validate_email
 
-from webapp.bookings.service import PAYMENT_PROBLEMS
+from webapp.bookings.service import ORDER_NUMBER_MAX, ORDER_NUMBER_PATTERN, PAYMENT_PROBLEMS
 from webapp.models import Order
 from webapp.models.booking import ORDER_STATUSES
 from webapp.outbox.documents import MAGIC, MAX_DOCUMENTS, DocumentRefused, clean_documents
@@ -302,9 +302,8 @@ _DOCUMENTS = Documents(
     "decoded in all.", [{"filename": "itinerary-receipt.pdf", "content_type": "application/pdf",
                          "content": "JVBERi0xLjQK"}], required=False)
 
-# Letters, digits and . _ - only: the number is a segment of the order's URL.
-ORDER_NUMBER = Text("The order's number, unique within the agency.", "291205", max_length=40,
-                    pattern=r"[A-Za-z0-9._-]+")
+ORDER_NUMBER = Text("The order's number, unique within the agency.", "291205",
+                    max_length=ORDER_NUMBER_MAX, pattern=ORDER_NUMBER_PATTERN)
 
 NEW_ORDER = Schema("NewOrder", "A booking made on the booking site: stored, and the client and "
                    "the agency address are told of it.", {

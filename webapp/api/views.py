@@ -31,7 +31,7 @@ BATCH_MAX_BODY = 1024 * 1024  # room for 500 registrations with long names
 DOCUMENTS_MAX_BODY = 16 * 1024 * 1024
 DOCUMENT_ENDPOINTS = ("api.create_order", "api.issue_order", "api.cancel_order",
                       "api.record_payment")
-ERROR_STATUS = {bookings.NotFound: 404, bookings.Conflict: 409}
+ERROR_STATUS = {bookings.NotFound: 404, bookings.Conflict: 409, bookings.Invalid: 422}
 
 
 def api_endpoint(schema):
@@ -196,10 +196,6 @@ def record_payment(agency, payload, number):
 @api_endpoint(schemas.PAYMENT_PROBLEM)
 def payment_problem(agency, payload, number):
     # An order the console has not seen is alerted all the same: its number must still be one.
-    try:
-        schemas.ORDER_NUMBER.clean(number)
-    except ValueError as error:
-        return {"errors": {"number": str(error)}}, 422
     known = bookings.report_payment_problem(agency, number, payload["kind"])
     return {"order_number": number, "kind": payload["kind"], "order_known": known}, 202
 

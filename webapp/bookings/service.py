@@ -24,6 +24,9 @@ from webapp.outbox.service import queue_email, queue_emails, wake, withdraw_unse
 from webapp.schedule.due import registration_expiry, reschedule
 
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
+# Letters, digits and . _ - only: the number is a segment of the order's URL.
+ORDER_NUMBER_PATTERN = r"[A-Za-z0-9._-]+"
+ORDER_NUMBER_MAX = 40
 LOGIN_TAKEN = "this login is already registered"
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
 _HELD_COMMIT = "bookings.commit_held"
@@ -43,6 +46,10 @@ class NotFound(BookingError):
 
 
 class Conflict(BookingError):
+    pass
+
+
+class Invalid(BookingError):
     pass
 
 
@@ -385,6 +392,11 @@ def report_payment_problem(agency: Agency, number: str, problem: str) -> bool:
     With no address set the row is still written, and the sender marks it skipped with the
     reason, so the email log shows why nobody heard of it (S11).
     """
+    if len(number) > ORDER_NUMBER_MAX:
+        raise Invalid("number", f"must be at most {ORDER_NUMBER_MAX} characters")
+    if not re.fullmatch(ORDER_NUMBER_PATTERN, number):
+        # It is still written into the alert, and keys it: it must be a number the engine uses.
+        raise Invalid("number", f"must match {ORDER_NUMBER_PATTERN}")
     order = find_order(agency, number)
     # Keyed by the number, known order or not: an alert replayed after the order was created is
     # the same alert. Rows queued before keyed a known order by its id: they still count.
