@@ -248,9 +248,10 @@ def _amount_key(amount: str, currency: str | None) -> str:
 
 
 def _order_for_update(agency: Agency, number: str, language: str | None) -> Order:
+    """The order, locked until the commit and read afresh (not as the session last saw it)."""
     order = db.session.execute(
         db.select(Order).filter_by(agency_id=agency.id, number=number)
-        .with_for_update()).scalar_one_or_none()
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
     if order is None:
         raise NotFound("number", "no such order")
     if language is not None:
@@ -334,9 +335,7 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     if revision is None:
         db.session.rollback()
         raise NotFound("number", "no such order")
-    order = db.session.execute(
-        db.select(Order).filter_by(agency_id=agency.id, number=number)
-        .execution_options(populate_existing=True)).scalar_one()
+    order = _order_for_update(agency, number, None)  # locked already: read as the UPDATE left it
     changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
     # The language is how to write to the client, not news for them (the itinerary is).
     if not set(changed) - {"language"} and (not change_summary
