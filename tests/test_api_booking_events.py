@@ -1,5 +1,7 @@
 """Booking events from the engine (S14, S15): who gets which email, in which language, with which
 documents; what the agency switched off; documents refused whole; replays send nothing new."""
+from datetime import timedelta
+
 import pytest
 
 from api_fixtures import ORDER, outbox
@@ -7,6 +9,8 @@ from document_samples import JPEG, PDF, PNG, attachment
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.models import Order, OutboxDocument, RefusedDocument
+from webapp.models.types import utcnow
+from webapp.schedule.service import tick
 
 NUMBER = ORDER["number"]
 
@@ -66,6 +70,20 @@ def test_without_a_language_the_client_gets_the_agency_default(engine, agency):
     assert row.context["payment_time_limit"] == "11/27/26, 6:00\u202fPM (UTC+03:00)"
 
 
+def test_a_new_language_alone_is_no_news_for_the_client(engine, agency):
+    engine.post("/orders", ORDER | {"language": "ru"})
+    before = outbox()
+
+    response = engine.patch(f"/orders/{NUMBER}", {"language": "en"})
+
+    assert response.status_code == 200 and response.json["language"] == "en"
+    assert outbox() == before
+    # The next email is written in it; a new itinerary is news.
+    engine.patch(f"/orders/{NUMBER}", {"itinerary": "SU 1402 SVO-AER 07:40"})
+    [change] = outbox(kinds.ORDER_CHANGE)
+    assert change.language == "en"
+
+
 @pytest.mark.parametrize("event, toggle, agency_kind", [
     ("created", "notify_agency_booking_created", kinds.AGENCY_BOOKING_CREATED),
     ("changed", "notify_agency_booking_changed", kinds.AGENCY_BOOKING_CHANGED),
@@ -94,7 +112,7 @@ def test_documents_are_stored_with_the_client_email_only(engine):
     assert response.status_code == 201
     issued = engine.post(f"/orders/{NUMBER}/issue", {"documents": [
         attachment("Маршрутная квитанция.pdf", PDF), attachment("voucher.png", PNG, "image/png"),
-        attachment("invoice.jpg", JPEG, "image/jpeg")]})
+        attachment("invoice.JPEG", JPEG, "image/jpeg")]})
 
     assert issued.status_code == 200 and issued.json["status"] == "issued"
     [client_email] = outbox(kinds.BOOKING_ISSUED)
@@ -102,8 +120,8 @@ def test_documents_are_stored_with_the_client_email_only(engine):
     assert [(d.outbox_email_id, d.filename, d.content_type, d.size, d.content) for d in stored] == [
         (client_email.id, "Маршрутная квитанция.pdf", "application/pdf", len(PDF), PDF),
         (client_email.id, "voucher.png", "image/png", len(PNG), PNG),
-        (client_email.id, "invoice.jpg", "image/jpeg", len(JPEG), JPEG)]
-    assert client_email.context["documents"] == "Маршрутная квитанция.pdf, voucher.png, invoice.jpg"
+        (client_email.id, "invoice.JPEG", "image/jpeg", len(JPEG), JPEG)]
+    assert client_email.context["documents"] == "Маршрутная квитанция.pdf, voucher.png, invoice.JPEG"
 
 
 def test_replaying_an_event_with_its_key_sends_and_stores_nothing_new(engine):
@@ -131,12 +149,51 @@ def test_issuing_again_with_other_documents_sends_them(engine):
     assert [d.filename for d in documents()] == ["ticket.pdf", "exchanged.pdf"]
 
 
+def test_documents_that_differ_only_in_where_a_name_ends_are_other_documents(engine):
+    engine.post("/orders", ORDER)
+    # Joined as name + NUL + content one after another, both lists were the same bytes.
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [
+        attachment("a.pdf", PDF + b"b.pdf\0" + PDF)]})
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [
+        attachment("a.pdf", PDF), attachment("b.pdf", PDF)]})
+    assert len(outbox(kinds.BOOKING_ISSUED)) == 2
+
+
+def test_a_late_issue_after_the_cancellation_is_refused(engine):
+    engine.post("/orders", ORDER, key="create-1")
+    engine.post(f"/orders/{NUMBER}/issue", {}, key="issue-1")
+    engine.post(f"/orders/{NUMBER}/cancellation", {}, key="cancel-1")
+    before = outbox()
+
+    # The engine's retry of the issue, under a new key, arrives after the cancellation.
+    late = engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("late.pdf", PDF)]},
+                       key="issue-2")
+
+    assert late.status_code == 409
+    assert "cancelled" in late.json["errors"]["status"]
+    db.session.expire_all()
+    order = db.session.execute(db.select(Order)).scalar_one()
+    assert (order.status, order.warn_due_at) == ("cancelled", None)
+    assert outbox() == before and documents() == []
+
+
 def test_a_second_payment_needs_its_own_reference(engine):
     engine.post("/orders", ORDER)
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "A"})
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "A"})
     engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "reference": "B"})
     assert [row.context["reference"] for row in outbox(kinds.PAYMENT_RECEIVED)] == ["A", "B"]
+
+
+def test_a_payment_without_a_reference_is_one_payment_however_its_amount_is_written(engine):
+    engine.post("/orders", ORDER | {"amount": "100.00", "currency": "RUB"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.0", "currency": "RUB"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "100.00", "currency": "EUR"})
+    engine.post(f"/orders/{NUMBER}/payments", {"amount": "10", "currency": "EUR"})
+    assert [row.context["paid_amount"] for row in outbox(kinds.PAYMENT_RECEIVED)] == [
+        "100,00\xa0₽", "100,00\xa0€", "10,00\xa0€"]
 
 
 @pytest.mark.parametrize("documents_field, field, words", [
@@ -153,6 +210,12 @@ def test_a_second_payment_needs_its_own_reference(engine):
     ([attachment("C:\\tickets\\ticket.pdf", PDF)], "documents[0].filename", "without a path"),
     ([attachment("ticket.pdf\r\nBcc: x@evil.example", PDF)], "documents[0].filename", "line breaks"),
     ([attachment("..", PDF)], "documents[0].filename", "not . or .."),
+    ([attachment("invoice.html", PDF)], "documents[0].filename", "must end in .pdf"),
+    ([attachment("ticket", PDF)], "documents[0].filename", "must end in .pdf"),
+    ([attachment("ok.pdf", PDF), attachment("voucher.pdf", PNG, "image/png")],
+     "documents[1].filename", "must end in .png"),
+    ([attachment("photo.png", JPEG, "image/jpeg")], "documents[0].filename",
+     "must end in .jpg or .jpeg, as its content is image/jpeg"),
     ([{"filename": "t.pdf", "content_type": "application/pdf", "content": "%%%"}],
      "documents[0].content", "not valid base64"),
     ([{"filename": "t.pdf", "content_type": "application/pdf", "url": "http://169.254.169.254/"}],
@@ -178,6 +241,33 @@ def test_documents_over_the_limits_are_refused_and_nothing_is_stored(
     # Noted for the troubleshooting page, without the documents.
     refused = db.session.execute(db.select(RefusedDocument)).scalars().all()
     assert [(row.agency_id, row.field) for row in refused] == [(agency.id, field)] * 2
+
+
+def test_a_refused_event_retried_under_its_key_is_counted_once(engine, agency):
+    engine.post("/orders", ORDER)
+    body = {"documents": [attachment("page.html", b"<html>", "text/html")]}
+    for _ in range(3):  # the engine retries what it sees as failed
+        assert engine.post(f"/orders/{NUMBER}/issue", body, key="issue-1").status_code == 422
+    engine.post(f"/orders/{NUMBER}/issue", body, key="issue-2")  # another request
+    engine.post(f"/orders/{NUMBER}/issue", body)  # without a key: no way to tell, each counts
+    engine.post(f"/orders/{NUMBER}/issue", body)
+
+    db.session.expire_all()
+    assert db.session.execute(db.select(db.func.count(RefusedDocument.id))).scalar_one() == 4
+
+
+def test_notes_of_refused_documents_go_after_30_days(engine, agency):
+    engine.post("/orders", ORDER)
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("a.html", b"<a>", "text/html")]})
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [attachment("b.html", b"<b>", "text/html")]})
+    [old, recent] = db.session.execute(db.select(RefusedDocument).order_by(RefusedDocument.id)).scalars()
+    now = utcnow()
+    old.refused_at, recent.refused_at = now - timedelta(days=31), now - timedelta(days=29)
+    db.session.commit()
+
+    assert tick(now)["purge_documents"] == 1
+    db.session.expire_all()
+    assert db.session.execute(db.select(RefusedDocument.id)).scalars().all() == [recent.id]
 
 
 def test_documents_just_under_the_limit_are_accepted(engine):

@@ -3,10 +3,14 @@ changes emailed to the client (S7), payment problems to the agency (S8), each em
 often the engine repeats itself."""
 from datetime import datetime, timezone
 
+import pytest
+
 from api_fixtures import ORDER, outbox
 from webapp.api.openapi import document
+from webapp.bookings import service as bookings
 from webapp.extensions import db
 from webapp.models import Order
+from webapp.outbox.service import queue_email
 from webapp.notification_kinds import (AGENCY_BOOKING_CREATED, BOOKING_CREATED, ORDER_CHANGE,
                                        PAYMENT_PROBLEM)
 
@@ -137,7 +141,43 @@ def test_a_payment_problem_of_an_unknown_order_is_still_sent(engine, agency):
         "money@alpha.example", {"order_number": "404404", "problem": "issued_unpaid"})
 
 
+def test_a_payment_problem_replayed_after_its_order_is_created_is_not_sent_again(engine, agency):
+    agency.mail_settings.payment_problems_email = "money@alpha.example"
+    db.session.commit()
+    engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})  # before the booking
+    engine.post("/orders", ORDER)
+    replay = engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})
+
+    assert replay.status_code == 202 and replay.json["order_known"] is True
+    assert len(outbox(PAYMENT_PROBLEM)) == 1
+
+
+def test_a_payment_problem_queued_under_the_old_key_is_not_sent_again(engine, agency):
+    """Rows queued before the key was the number's keyed a known order by its id."""
+    engine.post("/orders", ORDER)
+    order = db.session.execute(db.select(Order)).scalar_one()
+    queue_email(agency.id, PAYMENT_PROBLEM, "", {"order_number": "291205", "problem": "issued_unpaid"},
+                f"payment_problem:{order.id}:issued_unpaid", language="ru")
+    db.session.commit()
+
+    engine.post("/orders/291205/payment-problems", {"kind": "issued_unpaid"})
+    engine.post("/orders/291205/payment-problems", {"kind": "cancelled_paid"})
+
+    assert [row.context["problem"] for row in outbox(PAYMENT_PROBLEM)] == [
+        "issued_unpaid", "cancelled_paid"]
+
+
 def test_a_payment_problem_of_a_malformed_order_number_is_refused(engine):
     response = engine.post("/orders/a%20b/payment-problems", {"kind": "issued_unpaid"})
     assert response.status_code == 422 and "number" in response.json["errors"]
+    long = engine.post(f"/orders/{'1' * 41}/payment-problems", {"kind": "issued_unpaid"})
+    assert long.json == {"errors": {"number": "must be at most 40 characters"}}
+    assert outbox() == []
+
+
+def test_the_service_refuses_a_malformed_order_number_itself(app, agency):
+    """Any caller, not only the API route: the number is written into the alert and keys it."""
+    with pytest.raises(bookings.Invalid) as refused:
+        bookings.report_payment_problem(agency, "291205\r\nBcc: x@evil.example", "issued_unpaid")
+    assert refused.value.field == "number"
     assert outbox() == []

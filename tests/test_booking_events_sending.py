@@ -1,7 +1,9 @@
 """Booking events become emails at a real SMTP server (S14, S15): the client's with its documents
 byte for byte, the agency address's own, copies as a hidden recipient of the client's only."""
 import email
+import email.utils
 from email import policy
+from email.header import decode_header, make_header
 
 import pytest
 
@@ -58,6 +60,32 @@ def test_issuing_with_documents_sends_them_byte_for_byte_to_the_client(engine, s
     assert office_message["Subject"] == "Заказ № 291205 выписан"
     assert "Маршрутная квитанция № 291205.pdf" in text_of(office_message)
     assert list(office_message.iter_attachments()) == []
+
+
+LONG_NAME = "Маршрутная квитанция электронного билета № 291205 Москва — Сочи, Анна Петрова.pdf"
+
+
+def test_a_long_cyrillic_name_reaches_clients_that_read_either_parameter(engine, server, run_worker):
+    """RFC 2231 continuations (filename*0*=) in Content-Disposition for clients that read them,
+    and RFC 2047 words in Content-Type's name for those that do not (older Outlook: ATT00001)."""
+    engine.post("/orders", ORDER)
+    engine.post(f"/orders/{NUMBER}/issue", {"documents": [
+        attachment(LONG_NAME, PDF), attachment('ticket "A".pdf', PDF)]})
+    run_worker()
+
+    [raw] = [received.content for received in server.handler.received
+             if b"multipart/mixed" in received.content]
+    assert b"filename*0*=utf-8''" in raw and b'name="=?utf-8?b?' in raw
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    # Read as a client that knows only one of the two would.
+    long_part, quoted_part = email.message_from_bytes(raw, policy=policy.compat32).get_payload()[1:]
+    assert str(make_header(decode_header(long_part.get_param("name")))) == LONG_NAME
+    assert email.utils.collapse_rfc2231_value(long_part.get_param(
+        "filename", header="content-disposition")) == LONG_NAME
+    assert quoted_part.get_param("name") == 'ticket "A".pdf'
+    assert quoted_part.get_filename() == 'ticket "A".pdf'
+    assert [part.get_content() for part in email.message_from_bytes(
+        raw, policy=policy.default).iter_attachments()] == [PDF, PDF]
 
 
 def test_each_event_sends_the_emails_of_the_table(agency, engine, server, run_worker):

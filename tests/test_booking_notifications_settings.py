@@ -8,7 +8,8 @@ from conftest import sign_in
 from document_samples import attachment
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
-from webapp.mailsettings.service import history
+from webapp.mailsettings.forms import BookingNotificationsForm
+from webapp.mailsettings.service import history, settings_view
 from webapp.models import EmailTemplate, MailSettings, RefusedDocument
 from webapp.models.types import utcnow
 from webapp.troubleshoot import checks
@@ -150,3 +151,21 @@ def test_the_templates_page_says_which_language_each_email_uses(admin_client, ag
     assert "уведомления самому агентству отправляются на языке агентства (Русский)" in page
     assert "Ваши билеты (клиенту)" in page and "Новое бронирование (агентству)" in page
     assert 'href="/mail-settings#booking-notifications"' in page
+
+
+def test_an_agency_without_settings_gets_its_own_language_for_clients(app, agency):
+    agency.locale = "en"
+    db.session.delete(agency.mail_settings)
+    db.session.commit()
+
+    assert settings_view(agency).client_language == "en"
+    db.session.expire_all()
+    assert db.session.execute(db.select(MailSettings.client_language)).scalar_one() == "en"
+
+
+def test_each_events_switch_is_on_the_form_and_in_the_settings(app, agency):
+    """The events' table names the switches; the form and the settings follow it."""
+    switches = [toggle for _client, _agency, toggle in kinds.BOOKING_EVENTS.values()]
+    assert list(BookingNotificationsForm.TOGGLES) == switches == list(TOGGLES)
+    view = settings_view(agency)
+    assert all(getattr(view, name) is True for name in switches) and view.agency_notifications_on

@@ -2,6 +2,8 @@
 agency's admins only; kept 30 days after the email is done, then deleted by the scheduler."""
 from datetime import timedelta
 
+import pytest
+
 from api_fixtures import ORDER, outbox
 from conftest import sign_in
 from document_samples import PDF, PNG, attachment
@@ -57,23 +59,50 @@ def test_another_agencys_admin_gets_not_found(client, engine, make_agency, make_
     assert client.get(f"/email-log/{row.id}/documents/{pdf.id}").status_code == 404
 
 
-def test_documents_are_kept_until_30_days_after_the_email_is_done(engine):
+def age(row, status, days, now):
+    db.session.execute(db.update(OutboxEmail).filter_by(id=row.id).values(
+        status=status, updated_at=now - timedelta(days=days)))
+    db.session.commit()
+
+
+def kept() -> list[tuple[str, int, bool]]:
+    """Each document's name, size and whether its bytes are still there."""
+    db.session.expire_all()
+    return [(d.filename, d.size, d.content is not None) for d in db.session.execute(
+        db.select(OutboxDocument).order_by(OutboxDocument.id)).scalars()]
+
+
+KEPT = [("Маршрутная квитанция.pdf", len(PDF), True), ("voucher.png", len(PNG), True)]
+PURGED = [("Маршрутная квитанция.pdf", len(PDF), False), ("voucher.png", len(PNG), False)]
+
+
+@pytest.mark.parametrize("done", ["sent", "failed", "skipped", "unknown"])
+def test_documents_are_kept_until_30_days_after_the_email_is_done(engine, done):
     row, _documents = issue_with_documents(engine)
     now = utcnow()
 
-    def age(status, days):
-        db.session.execute(db.update(OutboxEmail).filter_by(id=row.id).values(
-            status=status, updated_at=now - timedelta(days=days)))
-        db.session.commit()
+    age(row, "queued", 40, now)  # still waiting to be sent: never deleted, however old
+    assert purge_documents(now) == 0 and kept() == KEPT
+    age(row, done, 29, now)
+    assert purge_documents(now) == 0 and kept() == KEPT
+    age(row, done, 31, now)  # "failed" is given up: a temporary failure keeps "queued"
+    assert tick(now)["purge_documents"] == 2 and kept() == PURGED
+    assert purge_documents(now) == 0  # once
 
-    def left():
-        db.session.expire_all()
-        return len(db.session.execute(db.select(OutboxDocument)).scalars().all())
 
-    age("queued", 40)  # still waiting to be sent: never deleted, however old
-    assert purge_documents(now) == 0 and left() == 2
-    age("failed", 40)  # retrying: a temporary failure keeps "queued"; given up is "failed"
-    age("sent", 29)
-    assert purge_documents(now) == 0 and left() == 2
-    age("sent", 31)
-    assert tick(now)["purge_documents"] == 2 and left() == 0
+def test_the_log_says_a_document_was_deleted_and_its_email_is_not_resent(admin_client, engine):
+    row, (pdf, _png) = issue_with_documents(engine)
+    now = utcnow()
+    age(row, "failed", 31, now)
+    purge_documents(now)
+
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+    assert "Маршрутная квитанция.pdf (195,3 КБ) — " in page
+    assert page.count("удалён через 30 дней") == 2
+    assert f"/documents/{pdf.id}" not in page
+    assert admin_client.get(f"/email-log/{row.id}/documents/{pdf.id}").status_code == 404
+
+    answer = admin_client.post("/email-log/resend", data={"row": [row.id]}, follow_redirects=True)
+    assert "не отправлено повторно: его документы удалены" in answer.get_data(as_text=True)
+    [again] = outbox(BOOKING_ISSUED)
+    assert again.status == "failed"

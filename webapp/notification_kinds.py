@@ -78,6 +78,8 @@ BOOKING_EVENTS = {
     "payment_received": (PAYMENT_RECEIVED, AGENCY_PAYMENT_RECEIVED,
                          "notify_agency_payment_received"),
 }
+# The agency's switches of its own notifications (mail settings' names), one an event.
+AGENCY_TOGGLES = tuple(toggle for _client, _agency, toggle in BOOKING_EVENTS.values())
 KINDS |= {
     BOOKING_CREATED: {"title": _l("Booking confirmation (client)"), "editable": True,
                       "sample": _ORDER_SAMPLE},

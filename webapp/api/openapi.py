@@ -144,9 +144,11 @@ def document() -> dict:
                 "The tickets or vouchers are issued: the order becomes `issued`, the client gets "
                 "\"your tickets\" with the documents attached, the agency address \"booking "
                 "issued\". The same event again sends nothing; other documents (an exchange) "
-                "are sent again.", schemas.BOOKING_ISSUED,
+                "are sent again. A cancelled order is not issued (409, e.g. a late retry).",
+                schemas.BOOKING_ISSUED,
                 {"200": ("Order", "The order; the emails are queued."),
                  "404": ("Errors", "No such order."),
+                 "409": ("Errors", "The order is cancelled."),
                  "413": ("Errors", "The body is over 16 MiB.")})},
             "/orders/{number}/cancellation": {"parameters": [_NUMBER], "post": _operation(
                 "Report the booking cancelled",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from email_validator import EmailNotValidError, validate_email
 
-from webapp.bookings.service import PAYMENT_PROBLEMS
+from webapp.bookings.service import ORDER_NUMBER_MAX, ORDER_NUMBER_PATTERN, PAYMENT_PROBLEMS
 from webapp.models import Order
 from webapp.models.booking import ORDER_STATUSES
 from webapp.outbox.documents import MAGIC, MAX_DOCUMENTS, DocumentRefused, clean_documents
@@ -153,8 +153,10 @@ class Documents(Field):
             "required": ["filename", "content_type", "content"],
             "properties": {
                 "filename": {"type": "string", "maxLength": 200,
-                             "description": "Shown to the client; no path, no line breaks. "
-                                            "Cyrillic names are fine (sent RFC 2231-encoded)."},
+                             "description": "Shown to the client; no path, no line breaks; "
+                                            "ends in the content's extension (.pdf, .png, "
+                                            ".jpg or .jpeg). Cyrillic names are fine (sent "
+                                            "RFC 2231- and RFC 2047-encoded)."},
                 "content_type": {"type": "string", "enum": list(MAGIC),
                                  "description": "Must match the content's own signature."},
                 "content": {"type": "string", "contentEncoding": "base64",
@@ -300,9 +302,8 @@ _DOCUMENTS = Documents(
     "decoded in all.", [{"filename": "itinerary-receipt.pdf", "content_type": "application/pdf",
                          "content": "JVBERi0xLjQK"}], required=False)
 
-# Letters, digits and . _ - only: the number is a segment of the order's URL.
-ORDER_NUMBER = Text("The order's number, unique within the agency.", "291205", max_length=40,
-                    pattern=r"[A-Za-z0-9._-]+")
+ORDER_NUMBER = Text("The order's number, unique within the agency.", "291205",
+                    max_length=ORDER_NUMBER_MAX, pattern=ORDER_NUMBER_PATTERN)
 
 NEW_ORDER = Schema("NewOrder", "A booking made on the booking site: stored, and the client and "
                    "the agency address are told of it.", {

@@ -17,13 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from webapp import notification_kinds as kinds
 from webapp.extensions import db
 from webapp.mailsettings.service import settings_view
-from webapp.models import Agency, Client, Order
+from webapp.models import Agency, Client, Order, OutboxEmail
 from webapp.models.types import utcnow
 from webapp.outbox.documents import Document
 from webapp.outbox.service import queue_email, queue_emails, wake, withdraw_unsent
 from webapp.schedule.due import registration_expiry, reschedule
 
 PAYMENT_PROBLEMS = ("issued_unpaid", "cancelled_paid")
+# Letters, digits and . _ - only: the number is a segment of the order's URL.
+ORDER_NUMBER_PATTERN = r"[A-Za-z0-9._-]+"
+ORDER_NUMBER_MAX = 40
 LOGIN_TAKEN = "this login is already registered"
 MOMENT_FIELDS = ("payment_time_limit", "data_deadline")
 _HELD_COMMIT = "bookings.commit_held"
@@ -43,6 +46,10 @@ class NotFound(BookingError):
 
 
 class Conflict(BookingError):
+    pass
+
+
+class Invalid(BookingError):
     pass
 
 
@@ -184,13 +191,26 @@ def issue_order(agency: Agency, number: str, language: str | None = None,
     "booking issued". Replaying the same event (same documents) sends nothing again; issuing
     again with other documents (an exchange) sends them."""
     order = _order_for_update(agency, number, language)
+    if order.status == "cancelled":
+        # A late replay of "issued" must not bring a cancelled booking back, nor its warnings.
+        db.session.rollback()
+        raise Conflict("status", "the order is cancelled; a cancelled order cannot be issued")
     _apply(agency, order, {"status": "issued"})
-    digest = hashlib.sha256(b"".join(
-        document.filename.encode() + b"\0" + document.content for document in documents))
     queued = _notify(agency, settings_view(agency), order, "booking_issued",
-                     f"{order.id}:{digest.hexdigest()[:16]}", {}, documents)
+                     f"{order.id}:{_documents_digest(documents)[:16]}", {}, documents)
     _commit_and_wake(agency.id, queued)
     return order
+
+
+def _documents_digest(documents) -> str:
+    """What tells the same documents from others: each name and content, length-prefixed (no
+    two lists hash alike by moving bytes between them), fed in without copying the content."""
+    digest = hashlib.sha256()
+    for document in documents:
+        for part in (document.filename.encode(), document.content):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.hexdigest()
 
 
 def cancel_order(agency: Agency, number: str, reason: str = "", language: str | None = None,
@@ -214,18 +234,24 @@ def record_payment(agency: Agency, number: str, amount: str, currency: str | Non
     order = _order_for_update(agency, number, language)
     changed = _apply(agency, order, {"paid": True})
     _withdraw_moot_reminders(order, changed)
+    currency = currency or order.currency
     queued = _notify(agency, settings_view(agency), order, "payment_received",
-                     f"{order.id}:{reference or amount + (currency or '')}",
-                     {"reference": reference or ""}, documents,
-                     paid=(amount, currency or order.currency))
+                     f"{order.id}:{reference or _amount_key(amount, currency)}",
+                     {"reference": reference or ""}, documents, paid=(amount, currency))
     _commit_and_wake(agency.id, queued)
     return order
 
 
+def _amount_key(amount: str, currency: str | None) -> str:
+    """"100" and "100.00" are one amount; the space (never in a reference) ends it."""
+    return f"{Decimal(amount).quantize(Decimal('0.01'))} {currency or '-'}"
+
+
 def _order_for_update(agency: Agency, number: str, language: str | None) -> Order:
+    """The order, locked until the commit and read afresh (not as the session last saw it)."""
     order = db.session.execute(
         db.select(Order).filter_by(agency_id=agency.id, number=number)
-        .with_for_update()).scalar_one_or_none()
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
     if order is None:
         raise NotFound("number", "no such order")
     if language is not None:
@@ -309,12 +335,15 @@ def update_order(agency: Agency, number: str, changes: dict, change_summary: str
     if revision is None:
         db.session.rollback()
         raise NotFound("number", "no such order")
-    order = db.session.execute(
-        db.select(Order).filter_by(agency_id=agency.id, number=number)
-        .execution_options(populate_existing=True)).scalar_one()
+    order = _order_for_update(agency, number, None)  # locked already: read as the UPDATE left it
     changed = {name: value for name, value in changes.items() if getattr(order, name) != value}
-    if not changed and (not change_summary or change_summary == order.change_summary):
+    # The language is how to write to the client, not news for them (the itinerary is).
+    if not set(changed) - {"language"} and (not change_summary
+                                             or change_summary == order.change_summary):
         db.session.rollback()  # and the revision with it
+        if changed:
+            order = _order_for_update(agency, number, changed["language"])
+            _commit_and_wake(agency.id, queued=False)
         return order
     for name, value in changed.items():
         setattr(order, name, value)
@@ -362,14 +391,27 @@ def report_payment_problem(agency: Agency, number: str, problem: str) -> bool:
     With no address set the row is still written, and the sender marks it skipped with the
     reason, so the email log shows why nobody heard of it (S11).
     """
+    if len(number) > ORDER_NUMBER_MAX:
+        raise Invalid("number", f"must be at most {ORDER_NUMBER_MAX} characters")
+    if not re.fullmatch(ORDER_NUMBER_PATTERN, number):
+        # It is still written into the alert, and keys it: it must be a number the engine uses.
+        raise Invalid("number", f"must match {ORDER_NUMBER_PATTERN}")
     order = find_order(agency, number)
-    key = f"payment_problem:{order.id}:{problem}" if order else \
-        f"payment_problem:number:{number}:{problem}"
+    # Keyed by the number, known order or not: an alert replayed after the order was created is
+    # the same alert. Rows queued before keyed a known order by its id: they still count.
+    if order is not None and _queued_before(agency, f"payment_problem:{order.id}:{problem}"):
+        return True
     queued = queue_email(
         agency.id, kinds.PAYMENT_PROBLEM, settings_view(agency).payment_problems_email,
-        {"order_number": number, "problem": problem}, key, language=agency.locale)
+        {"order_number": number, "problem": problem}, f"payment_problem:number:{number}:{problem}",
+        language=agency.locale)
     _commit_and_wake(agency.id, queued)
     return order is not None
+
+
+def _queued_before(agency: Agency, dedupe_key: str) -> bool:
+    return db.session.execute(db.select(OutboxEmail.id).filter_by(
+        agency_id=agency.id, dedupe_key=dedupe_key)).first() is not None
 
 
 def find_order(agency: Agency, number: str) -> Order | None:

@@ -9,6 +9,7 @@ from webapp.models import OutboxEmail
 from webapp.models.types import utcnow
 from webapp.notification_kinds import PAYMENT_PROBLEM, TEST_EMAIL
 from webapp.outbox import reasons
+from webapp.outbox.documents import has_purged_documents
 from webapp.outbox.service import wake
 from webapp.smtpcheck.hints import AGENCY, CATALOGUE, CLIENT, PAYMENT_PROBLEMS, Hint, hint_for
 
@@ -59,14 +60,19 @@ def row_hint(row: OutboxEmail) -> Hint | None:
     return hint_for(row.hint_code, reply=reply, recipient=RECIPIENT_ROLES.get(row.kind, CLIENT))
 
 
-def resend(agency_id: int, row_ids: list[int]) -> int:
-    """Queue failed, skipped or unknown rows of this agency again; returns how many."""
+def resend(agency_id: int, row_ids: list[int]) -> tuple[int, int]:
+    """Queue failed, skipped or unknown rows of this agency again; returns how many, and how many
+    were refused because their documents were deleted (RETENTION): "your tickets are attached"
+    with nothing attached would mislead the client."""
     if not row_ids:
-        return 0
+        return 0, 0
+    resendable = (OutboxEmail.agency_id == agency_id, OutboxEmail.id.in_(row_ids),
+                  OutboxEmail.status.in_(RESENDABLE))
+    refused = db.session.execute(select(func.count(OutboxEmail.id)).where(
+        *resendable, has_purged_documents())).scalar_one()
     result = db.session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.agency_id == agency_id, OutboxEmail.id.in_(row_ids),
-               OutboxEmail.status.in_(RESENDABLE))
+        .where(*resendable, ~has_purged_documents())
         .values(status="queued", status_reason=reasons.RESENT,
                 next_attempt_at=utcnow(), lease_owner=None, lease_until=None,
                 resent_after_unknown=False)
@@ -74,4 +80,4 @@ def resend(agency_id: int, row_ids: list[int]) -> int:
     db.session.commit()
     if result.rowcount:
         wake(agency_id)
-    return result.rowcount
+    return result.rowcount, refused

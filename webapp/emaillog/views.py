@@ -63,6 +63,13 @@ def resend_rows():
     # ASCII digits only ("²".isdigit() is true) and at most 18 of them: a row id fits a bigint.
     ids = [int(value) for value in request.form.getlist("row")
            if value.isascii() and value.isdigit() and len(value) <= 18]
-    count = resend(current_user.agency_id, ids)
-    flash(ngettext("%(num)d email queued again.", "%(num)d emails queued again.", count), "success")
+    count, refused = resend(current_user.agency_id, ids)
+    if count or not refused:
+        flash(ngettext("%(num)d email queued again.", "%(num)d emails queued again.", count),
+              "success")
+    if refused:
+        flash(ngettext("%(num)d email was not resent: its documents were deleted 30 days after "
+                       "it was sent, and it would go without them.",
+                       "%(num)d emails were not resent: their documents were deleted 30 days "
+                       "after they were sent, and they would go without them.", refused), "error")
     return redirect(local_url(request.form.get("back"), url_for("emaillog.index")))

@@ -18,6 +18,7 @@ from wtforms.validators import Length, NumberRange, Optional, StopValidation, Va
 
 from webapp.mailsettings.presets import preset_for_host
 from webapp.mailsettings.service import stored_password_usable
+from webapp.notification_kinds import AGENCY_TOGGLES
 from webapp.text_rules import HEADER_BREAKING
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 
@@ -462,9 +463,7 @@ class BookingNotificationsForm(FlaskForm):
     notify_agency_booking_changed = BooleanField(_l("Booking changed"))
     notify_agency_payment_received = BooleanField(_l("Payment received"))
 
-    TOGGLES = ("notify_agency_booking_created", "notify_agency_booking_issued",
-               "notify_agency_booking_cancelled", "notify_agency_booking_changed",
-               "notify_agency_payment_received")
+    TOGGLES = AGENCY_TOGGLES
 
     def values(self) -> dict:
         return {"client_language": self.client_language.data,

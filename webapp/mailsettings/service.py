@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from webapp import mail_secrets
 from webapp.extensions import db
 from webapp.models import Agency, MailSettings, MailSettingsChange, User
+from webapp.notification_kinds import AGENCY_TOGGLES
 from webapp.smtpcheck.connection import SmtpSettings
 from webapp.smtpcheck.guard import ascii_host
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
@@ -21,11 +22,7 @@ SETTING_NAMES = (
 )
 # Booking notifications (S14), saved by their own form: the client's default language and which
 # events the agency address hears of.
-BOOKING_NOTIFICATION_NAMES = (
-    "client_language", "notify_agency_booking_created", "notify_agency_booking_issued",
-    "notify_agency_booking_cancelled", "notify_agency_booking_changed",
-    "notify_agency_payment_received",
-)
+BOOKING_NOTIFICATION_NAMES = ("client_language", *AGENCY_TOGGLES)
 
 
 class MailNotConfigured(LookupError):
@@ -65,7 +62,7 @@ class SettingsView:
 
     @property
     def agency_notifications_on(self) -> bool:
-        return any(getattr(self, name) for name in BOOKING_NOTIFICATION_NAMES[1:])
+        return any(getattr(self, name) for name in AGENCY_TOGGLES)
 
     def values(self) -> dict:
         return {name: getattr(self, name) for name in SETTING_NAMES}
@@ -83,7 +80,10 @@ _HISTORY_OF_AGENCY = (
 def _row(agency_id: int) -> MailSettings:
     row = db.session.execute(_SETTINGS_OF_AGENCY, {"agency_id": agency_id}).scalar_one_or_none()
     if row is None:  # agencies made before settings existed get theirs on first use
-        row = MailSettings(agency_id=agency_id)
+        # Client emails go in the agency's language until it chooses another (as the
+        # migration that added the setting did for existing rows).
+        row = MailSettings(agency_id=agency_id,
+                           client_language=db.session.get(Agency, agency_id).locale or "ru")
         db.session.add(row)
         db.session.flush()
     return row

@@ -9,7 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import OutboxDocument, OutboxEmail, RefusedDocument
@@ -24,10 +25,14 @@ MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
 }
+# The name's ending must match the content: a mail client opens a file by its name, so a PDF
+# named invoice.html would be opened as a web page.
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
 # After an email is sent or given up its documents stay this long (the email log's download
-# link, a resend), then the purge deletes them (docs/DEPLOY.md).
+# link, a resend), then the purge deletes their bytes (docs/DEPLOY.md).
 RETENTION = timedelta(days=30)
-FINISHED = ("sent", "failed", "skipped")
+# "unknown" too: one still unknown after RETENTION is not resent by itself any more.
+FINISHED = ("sent", "failed", "skipped", "unknown")
 
 
 class DocumentRefused(ValueError):
@@ -120,6 +125,9 @@ def clean_documents(value) -> list[Document]:
         if actual != declared.strip().lower():
             raise DocumentRefused(f"{where}.content_type",
                                   f"the content is {actual}, not {declared.strip()}")
+        if not filename.lower().endswith(EXTENSIONS[actual]):
+            raise DocumentRefused(f"{where}.filename", "must end in " + " or ".join(
+                EXTENSIONS[actual]) + f", as its content is {actual}")
         documents.append(Document(filename, actual, content))
     return documents
 
@@ -128,13 +136,18 @@ def _too_large() -> str:
     return f"the documents of one event must be at most {MAX_TOTAL_BYTES:,} bytes (10 MB) decoded"
 
 
-def note_refusal(agency_id: int, errors: dict[str, str]) -> None:
-    """Remember that an event was refused for its documents (troubleshooting's 30 days)."""
+def note_refusal(agency_id: int, errors: dict[str, str], request_key: str | None = None) -> None:
+    """Remember that an event was refused for its documents (troubleshooting's 30 days); once
+    per `request_key` (the Idempotency-Key's request), however often the engine retries it."""
     field, reason = next((field, reason) for field, reason in errors.items()
                          if field.startswith("documents"))
     db.session.rollback()
-    db.session.add(RefusedDocument(agency_id=agency_id, field=field[:100], reason=reason[:300]))
-    db.session.commit()
+    db.session.add(RefusedDocument(agency_id=agency_id, field=field[:100], reason=reason[:300],
+                                   request_key=request_key))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a retry: counted already
+        db.session.rollback()
 
 
 def refusals_since(agency_id: int, since: datetime) -> int:
@@ -168,13 +181,14 @@ def documents_of(outbox_email_id: int) -> list[Document]:
 
 
 def listed_documents(agency_id: int, row_ids: list[int]) -> dict[int, list]:
-    """The email log's page: each row's documents (name, type, size), without the bytes."""
+    """The email log's page: each row's documents (name, type, size, whether purged), without
+    the bytes."""
     found: dict[int, list] = {}
     if not row_ids:
         return found
     for document in db.session.execute(
             select(OutboxDocument.id, OutboxDocument.outbox_email_id, OutboxDocument.filename,
-                   OutboxDocument.size)
+                   OutboxDocument.size, OutboxDocument.content.is_(None).label("deleted"))
             .where(OutboxDocument.agency_id == agency_id,
                    OutboxDocument.outbox_email_id.in_(row_ids))
             .order_by(OutboxDocument.id)).all():
@@ -184,22 +198,36 @@ def listed_documents(agency_id: int, row_ids: list[int]) -> dict[int, list]:
 
 def document_for_download(agency_id: int, outbox_email_id: int,
                           document_id: int) -> OutboxDocument | None:
-    """One document of the agency's own email; None for another agency's (no hint it exists)."""
+    """One document of the agency's own email; None for another agency's (no hint it exists)
+    and once its bytes were purged."""
     return db.session.execute(select(OutboxDocument).where(
         OutboxDocument.id == document_id, OutboxDocument.outbox_email_id == outbox_email_id,
-        OutboxDocument.agency_id == agency_id)).scalar_one_or_none()
+        OutboxDocument.agency_id == agency_id,
+        OutboxDocument.content.is_not(None))).scalar_one_or_none()
+
+
+def has_purged_documents():
+    """The condition on OutboxEmail: a document of the email was purged, so it cannot go again
+    as it went (the text says the documents are attached)."""
+    return select(OutboxDocument.id).where(OutboxDocument.outbox_email_id == OutboxEmail.id,
+                                           OutboxDocument.content.is_(None)).exists()
 
 
 def purge_documents(now: datetime | None = None) -> int:
-    """Delete the documents of emails sent, failed or skipped more than RETENTION ago; a rule of
-    the scheduler's tick. Driven from the (small) documents table, one primary-key look-up of its
-    email each, never a scan of the outbox."""
+    """Delete the bytes of the documents of emails done (FINISHED) more than RETENTION ago, and
+    the notes of documents refused before then; a rule of the scheduler's tick. The name, type and size stay: the email log says the document
+    was deleted, and a resend is refused rather than sent without it. Driven from the documents
+    table, one primary-key look-up of its email each, never a scan of the outbox."""
     cutoff = (now or utcnow()) - RETENTION
     finished_long_ago = select(OutboxEmail.id).where(
         OutboxEmail.id == OutboxDocument.outbox_email_id, OutboxEmail.status.in_(FINISHED),
         OutboxEmail.updated_at < cutoff).exists()
     deleted = db.session.execute(
-        delete(OutboxDocument).where(finished_long_ago)
+        update(OutboxDocument).where(OutboxDocument.content.is_not(None), finished_long_ago)
+        .values(content=None).execution_options(synchronize_session=False)).rowcount
+    # The notes of refused documents serve troubleshooting's 30 days, and no longer.
+    deleted += db.session.execute(
+        delete(RefusedDocument).where(RefusedDocument.refused_at < cutoff)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return deleted

@@ -200,12 +200,39 @@ def with_documents(message: EmailMessage, documents) -> EmailMessage:
         mixed.add_attachment(document.content, maintype=maintype, subtype=subtype,
                              filename=document.filename)
     # The wire writer (wire.flatten) takes headers as ready text, like every header composed here.
-    for part in mixed.get_payload()[1:]:
+    for part, document in zip(mixed.get_payload()[1:], documents):
         del part["MIME-Version"]  # a part's own, from add_attachment: only the message has one
         _make_ready(part)
+        items = list(part.raw_items())
+        for name in dict.fromkeys(name for name, _ in items):
+            del part[name]
+        for name, value in items:
+            part.set_raw(name, _content_type_with_name(document) if name == "Content-Type" else value)
     del mixed["Content-Type"]
     mixed.set_raw("Content-Type", f'multipart/mixed;{READY.linesep} boundary="{_boundary()}"')
     return mixed
+
+
+def _content_type_with_name(document) -> str:
+    """The part's Content-Type with the file's name too, as Thunderbird writes it: a client that
+    reads no RFC 2231 filename*0*= continuations (older Outlook, some webmail) shows this one
+    instead of ATT00001.bin. A non-ASCII name is RFC 2047 encoded words (each at most 75
+    characters, split between characters), one a line."""
+    name = document.filename
+    if name.isascii():
+        words = quote(name)
+    else:
+        chunks, chunk = [], ""
+        for char in name:
+            # 42 bytes: 56 characters of base64, 68 a word: a line of 77 with ' name="' and '"'
+            if len((chunk + char).encode()) > 42:
+                chunks.append(chunk)
+                chunk = ""
+            chunk += char
+        chunks.append(chunk)
+        words = f"{READY.linesep} ".join(
+            f"=?utf-8?b?{base64.b64encode(chunk.encode()).decode('ascii')}?=" for chunk in chunks)
+    return f'{document.content_type};{READY.linesep} name="{words}"'
 
 
 def _make_ready(part: EmailMessage) -> None:
