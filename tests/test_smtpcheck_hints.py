@@ -532,6 +532,35 @@ def test_this_installation_blocked_is_recognised_at_any_step(step, code, text):
     assert diagnose(real(step, code, text)).code == "host_blocked"
 
 
+# Postfix-style recipient refusals that also use the words of a block: they are about the
+# client's address, so one client's bad address must not pause the whole agency's sending.
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("rcpt_to", 550, "5.1.1 <anna@client.example>: Recipient address rejected: address not listed in our directory"),
+    ("rcpt_to", 550, "5.1.10 <anna@client.example>: Recipient address rejected: Domain has null MX, listed in no MX"),
+    ("rcpt_to", 550, "5.2.1 <anna@client.example>: mailbox disabled, listed on the blocklist of closed accounts"),
+    ("rcpt_to", 554, "<anna@client.example>: Recipient address rejected: blacklisted recipient"),
+    ("data", 550, "5.7.1 <anna@client.example>: Recipient address rejected: listed in local blocklist"),
+])
+def test_a_refused_client_address_is_not_this_installation_blocked(step, code, text):
+    hint = classify(step, code, None, text, recipient="client")
+
+    assert hint.code != "host_blocked" and not hint.pausing
+    if step == "rcpt_to":
+        assert hint.code == "recipient_rejected" and hint.at_fault == "client" and hint.field is None
+
+
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("mail_from", 550, "5.7.1 Your IP 192.0.2.1 is listed in our blacklist"),
+    ("ehlo", 550, "5.7.1 Host listed at zen.spamhaus.org"),
+    ("rcpt_to", 554, "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"),
+    ("data", 550, "5.7.1 Message rejected: 192.0.2.1 is listed on a block list"),
+])
+def test_a_listed_address_of_this_installation_still_pauses(step, code, text):
+    hint = classify(step, code, None, text)
+
+    assert hint.code == "host_blocked" and hint.pausing
+
+
 @pytest.mark.parametrize(("code", "text"), [
     (422, "4.2.2 Greylisted, please try again in a few moments."),  # Stalwart
     (450, "4.2.0 Recipient address rejected: Greylisted"),  # Postfix with postgrey

@@ -462,12 +462,25 @@ _ENHANCED: list[tuple[re.Pattern, frozenset | None, str, bool]] = [
         (r"^[45]\.(2\.3|3\.4)$", None, "message_too_large", True),
         (r"^5\.1\.[78]$", None, "sender_rejected", True),  # RFC 3463: bad sender's address
         (r"^5\.1\.\d+$", ("mail_from",), "sender_rejected", False),
+        # Bad destination mailbox (5.1.1), bad destination system (5.1.10, RFC 7505 null MX),
+        # mailbox disabled (5.2.1): at RCPT TO they name the recipient, whatever words follow.
+        (r"^5\.(1\.1|1\.10|2\.1)$", ("rcpt_to",), "recipient_rejected", True),
         (r"^5\.(1\.\d+|2\.1|4\.1)$", ("rcpt_to",), "recipient_rejected", False),
         (r"^5\.4\.5$", None, "rate_limited", True),  # Gmail: daily sending quota
         (r"^4\.7\.\d+$", None, "rate_limited", False),  # 4.7.x: policy deferrals, mostly throttling
         (r"^4\.\d+\.\d+$", None, "temporary_failure", False),
     )
 ]
+
+# A reply that says the recipient's address was refused: at RCPT TO or DATA it is about one
+# recipient even when it also says "not listed in our directory" or names a block list.
+_RECIPIENT_REFUSED = (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
+                      r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
+                      r"|is disabled|doesn't have a .* account|has been replaced by|host unknown|invalid recipient"
+                      r"|no longer valid")
+_SAYS_RECIPIENT_REFUSED = re.compile(_RECIPIENT_REFUSED, re.I)
+# The steps where a refusal names a recipient: there "blocked" may be about the recipient.
+_RECIPIENT_STEPS = frozenset({"rcpt_to", "data"})
 
 # Provider and MTA phrases, most specific first: (pattern, steps or None, reply classes or None,
 # hint code). Each one was met in a real reply (tests/data/smtp_replies.csv).
@@ -518,11 +531,7 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"temporar\w* (system|server) (problem|error)|server busy", None, (4,), "temporary_failure"),
         (r"rate limit|too many (?!hops)|throttl|limit exceeded|exceeded .*limit|receiving mail (too quickly|at a rate)"
          r"|unexpected volume|try again slower|login attempts|too frequent", None, None, "rate_limited"),
-        (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
-         r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
-         r"|is disabled|doesn't have a .* account|has been replaced by|host unknown|invalid recipient"
-         r"|no longer valid",
-         ("rcpt_to",), (5,), "recipient_rejected"),
+        (_RECIPIENT_REFUSED, ("rcpt_to",), (5,), "recipient_rejected"),
         # The message's own format (RFC 5322): nothing in the settings explains it; show the reply.
         (r"rfc ?5322|missing a valid|malformed", None, (5,), "unknown"),
         (r"\bspam|unsolicited|content rejected|policy reasons|security policy|suspicious|virus|prohibited",
@@ -588,7 +597,10 @@ def _code_from_reply(step: str, code: int | None, enhanced: str | None, text: st
                 return hint_code
             generic = hint_code
             break
+    about_recipient = step in _RECIPIENT_STEPS and _SAYS_RECIPIENT_REFUSED.search(text)
     for pattern, steps, classes, hint_code in _PHRASES:
+        if hint_code == "host_blocked" and about_recipient:
+            continue  # "not listed in our directory", "blocked": the recipient's, not this installation's
         if (_applies(steps, step) and (klass is None or _applies(classes, klass)) and _fits_class(hint_code, klass)
                 and pattern.search(text)):
             return hint_code
