@@ -287,6 +287,34 @@ def test_classify_known_replies(step, code, enhanced, text, expected):
     assert classify(step, code, enhanced, text).code == expected
 
 
+@pytest.mark.parametrize(("text", "enhanced"), [
+    ("5.1.1 User unknown", "5.1.1"),
+    ("550 5.7.1 Relay access denied", "5.7.1"),
+    ("5.7.0, Mail Sending denied.", "5.7.0"),
+    ("sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", "5.7.1"),  # qmail
+    ("Rejected: mail from 5.1.1.1 listed at zen.spamhaus.org", None),  # an IP address
+    ("5.1.1.1 is listed at zen.spamhaus.org", None),
+    ("mx.example.com ESMTP Exim 4.96.2 too many connections from your host", None),  # a version
+])
+def test_the_enhanced_code_is_read_only_where_rfc_3463_puts_it(text, enhanced):
+    assert enhanced_code(text) == enhanced
+
+
+def test_an_ip_address_in_the_text_is_not_read_as_a_status_code():
+    hint = classify("rcpt_to", 554, None, "Rejected: mail from 5.1.1.1 listed at zen.spamhaus.org")
+
+    assert hint.code == "host_blocked"  # not "5.1.1 bad destination mailbox"
+
+
+def test_the_session_records_qmails_enhanced_code_as_the_classifier_reads_it(smtp_server):
+    server = smtp_server(replies={"RCPT": "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"})
+
+    result = run_test(server.settings(), AGENCY)
+
+    failing(result, "rcpt_to", "relay_denied")
+    assert result.steps[-1].enhanced == "5.7.1"
+
+
 def test_the_seed_e_mail_not_saved_error_is_relay_denied():
     assert classify("data", None, None, "Ошибка: e-mail не сохранен").code == "relay_denied"
 

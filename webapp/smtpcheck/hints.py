@@ -564,12 +564,16 @@ _REPLY_CODES: list[tuple[frozenset, frozenset | None, str]] = [
     )
 ]
 
-_ENHANCED_IN_TEXT = re.compile(r"(?:^|[\s(#])([245])\.(\d{1,3})\.(\d{1,3})\b")
+# RFC 3463 2.: the enhanced code leads the text of the reply (after its code, if the text still
+# carries it); qmail puts it in "(#5.7.1)" at the end. Elsewhere "5.1.1.1" is an IP address and
+# "Exim 4.96.2" a version, not a status. The code ends where no digit or ".digit" follows.
+_ENHANCED_AT_START = re.compile(r"^\s*(?:[2-5]\d\d[ -]\s*)?([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
+_ENHANCED_QMAIL = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\)")
 
 
 def enhanced_code(text: str) -> str | None:
-    """The RFC 3463 code of a reply text: at its start, or anywhere as qmail's "(#5.7.1)"."""
-    match = _ENHANCED_IN_TEXT.search(text or "")
+    """The RFC 3463 code of a reply text: at its start, or as qmail's "(#5.7.1)"."""
+    match = _ENHANCED_AT_START.match(text or "") or _ENHANCED_QMAIL.search(text or "")
     return ".".join(match.groups()) if match else None
 
 
