@@ -15,10 +15,10 @@ from flask_babel import Babel
 from outbox_helpers import point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
 from webapp.models import SendingPause, TestRun
-from webapp.outbox.sender import PAUSING_HINTS, send_due
+from webapp.outbox.sender import PAUSING_HINTS, decision, send_due
 from webapp.smtpcheck.connection import SmtpError
 from webapp.smtpcheck.engine import run_test
-from webapp.smtpcheck.hints import (CATALOGUE, FIELDS, PAUSING, PERMANENT, SESSION_STEPS, TEMPORARY, classify,
+from webapp.smtpcheck.hints import (CATALOGUE, FIELDS, PAUSING, PERMANENT, TEMPORARY, classify,
                                     enhanced_code, hint_for)
 from webapp.troubleshoot.checks import CONNECTION_HINTS
 
@@ -416,12 +416,8 @@ def test_no_4xx_reply_is_diagnosed_as_permanent_or_as_a_field_to_change():
 
 
 def sender_decision(entry: dict, hint) -> str:
-    """What webapp.outbox.sender does with this failure: pause (a pausing hint, or a permanent
-    refusal while opening the session), retry (SmtpError.temporary) or fail the email."""
-    error = SmtpError(entry["step"], int(entry["code"]), enhanced_code(entry["text"]), entry["text"], hint)
-    if error.hint.code in PAUSING_HINTS or (entry["step"] in SESSION_STEPS and not error.temporary):
-        return "pause"
-    return "retry" if error.temporary else "fail"
+    """What webapp.outbox.sender does with this failure: its own decision, on the error it gets."""
+    return decision(SmtpError(entry["step"], int(entry["code"]), enhanced_code(entry["text"]), entry["text"], hint))
 
 
 OUTCOME = {TEMPORARY: "retry", PERMANENT: "fail", PAUSING: "pause"}
@@ -458,6 +454,24 @@ def test_a_real_reply_makes_the_sender_do_what_the_test_page_says(entry, agency,
     outcome = "pause" if pause else {"queued": "retry", "failed": "fail"}[row.status]
     assert outcome == OUTCOME[page.hint.kind]
     assert (pause.hint_code if pause else row.hint_code) == page.hint.code
+
+
+@pytest.mark.parametrize(("step", "code", "enhanced", "hint_code", "outcome"), [
+    ("connect", None, None, "timeout", "retry"),
+    ("greeting", 554, None, "host_blocked", "pause"),
+    ("auth", 535, "5.7.8", "auth_failed", "pause"),
+    ("auth", 454, "4.7.0", "temporary_failure", "retry"),
+    ("ehlo", None, None, "unknown", "pause"),  # a permanent failure before MAIL FROM repeats for every email
+    ("mail_from", 530, "5.7.0", "auth_required", "pause"),
+    ("rcpt_to", 550, "5.1.1", "recipient_rejected", "fail"),
+    ("rcpt_to", 452, "4.2.2", "mailbox_full", "retry"),
+    ("data", None, None, "server_closed", "retry"),
+])
+def test_the_senders_decision_follows_the_hints_kind(step, code, enhanced, hint_code, outcome):
+    hint = hint_for(hint_code, step=step, reply_code=code)
+    error = SmtpError(step, code, enhanced, "reply", hint)
+
+    assert decision(error) == outcome
 
 
 def test_the_sender_pauses_and_troubleshooting_counts_by_the_catalogue():
