@@ -474,6 +474,21 @@ def test_the_senders_decision_follows_the_hints_kind(step, code, enhanced, hint_
     assert decision(error) == outcome
 
 
+def test_a_sending_quota_refused_at_mail_from_holds_every_email_instead_of_failing_them(agency, smtp_server):
+    server = smtp_server(replies={"MAIL": "550 5.4.5 Daily user sending quota exceeded."})  # Gmail
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency), queue_confirmation(agency)]
+
+    page = run_test(server.settings(), AGENCY)
+    report = send_due(agency.id)
+
+    assert (page.hint.code, page.hint.kind) == ("rate_limited", "pausing")
+    assert report.failing and report.failed == 0
+    failure = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
+    assert failure.hint_code == "rate_limited"
+    assert [(row.status, row.status_reason) for row in map(reload, rows)] == [("queued", "settings_failing")] * 2
+
+
 def test_the_sender_pauses_and_troubleshooting_counts_by_the_catalogue():
     assert PAUSING_HINTS == {code for code, hint in CATALOGUE.items() if hint.kind == PAUSING}
     assert {"web_login_required", "host_blocked"} <= PAUSING_HINTS

@@ -399,13 +399,16 @@ def reply_class(code: int | None, reply: str = "") -> int | None:
 
 def kind_of(code: str, reply_code_class: int | None, step: str | None = None) -> str:
     """What happens next for a hint code, given the reply class and the step: a 4xx is always
-    retried; a 5xx never is, and before MAIL FROM it is about every email, so sending pauses."""
+    retried; a 5xx never is, and before MAIL FROM (or a sending quota at MAIL FROM) it is about
+    every email, so sending pauses."""
     base = CATALOGUE[code].kind
     if reply_code_class == 4:
         return TEMPORARY
     if reply_code_class == 5:
         if step in SESSION_STEPS:
             return PAUSING
+        if code == "rate_limited" and step == "mail_from":
+            return PAUSING  # the mailbox's sending quota (Gmail 550 5.4.5): every email meets it
         return PERMANENT if base == TEMPORARY else base
     return base
 
