@@ -629,6 +629,24 @@ def test_greylisting_is_temporary_and_asks_for_nothing(code, text):
     assert str(hint.fix).startswith("Nothing to do")
 
 
+def test_a_4xx_with_a_known_cause_says_it_is_retried_not_what_to_change(smtpcheck_translations):
+    deferrals = [entry for entry in REPLIES if entry["code"].startswith("4")
+                 and CATALOGUE[entry["expected"]].kind != TEMPORARY]
+    assert {entry["expected"] for entry in deferrals} >= {"mailbox_full", "message_auth_failed"}
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(smtpcheck_translations)
+    Babel(app, locale_selector=lambda: "ru")
+    for entry in deferrals:
+        for role in ("agency", "client", "copies", "payment_problems"):
+            hint = classify(entry["step"], int(entry["code"]), None, entry["text"], recipient=role)
+            fix = str(hint.fix)
+            assert "sent again by itself" in fix, (entry, role, fix)
+            assert not any(change in fix for change in ("enter another", "Leave the sender address empty",
+                                                        "Free some space")), (entry, role, fix)
+            with app.test_request_context():
+                assert "отправится повторно само" in str(hint.fix)
+
+
 def test_the_seeds_535_says_the_mail_server_is_at_fault_when_the_login_is_right(smtpcheck_translations):
     hint = diagnose(real("auth", 535, "5.7.0 Authentication credentials invalid"))
     assert hint.code == "auth_failed"

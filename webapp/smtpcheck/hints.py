@@ -309,6 +309,20 @@ CONNECTION_CODES = frozenset(code for code, hint in CATALOGUE.items()
 # Codes a 4xx reply may carry besides the temporary ones: the cause is known, the outcome is a retry.
 _ALSO_TEMPORARY = frozenset({"mailbox_full", "message_too_large", "message_auth_failed"})
 
+# What to do about a cause a 4xx reply names: nothing yet, the email is retried by itself; only
+# if the deferrals go on is there something to look at. Any other deferral gets the last one.
+_DEFERRED_FIXES: dict[str, LazyString] = {
+    "mailbox_full": _l("Nothing to change in the settings: the email is sent again by itself and goes "
+                       "through once the mailbox has room."),
+    "message_too_large": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                            "deferring it, ask the provider about its message size limit."),
+    "message_auth_failed": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                              "deferring it, open the troubleshooting page and see the SPF, DKIM and DMARC "
+                              "checks for the sender domain."),
+    None: _l("Nothing to change now: the server refused only for the moment, and the email is sent again "
+             "by itself."),
+}
+
 # Variants of a hint: same code, a more precise explanation.
 _VARIANTS: dict[tuple[str, str], dict] = {
     ("tls_mismatch", "port_speaks_tls"): {
@@ -427,6 +441,8 @@ def hint_for(code: str, *, variant: str | None = None, ehlo_name: str | None = N
     kind = kind_of(code, reply_class(reply_code, reply), step)
     if kind == TEMPORARY and reply_class(reply_code, reply) == 4:
         changes["field"] = None  # a deferral is retried, never a reason to change a field
+        if base.kind != TEMPORARY:  # its own advice asks for a change: say it is retried instead
+            changes["fix"] = _DEFERRED_FIXES.get(code, _DEFERRED_FIXES[None])
     hint = replace(base, **changes, reply=reply, kind=kind, at_fault=at_fault,
                    variant=variant if (code, variant) in _VARIANTS else None)
     params = {"ehlo_name": ehlo_name or default_ehlo_name(), "reply": reply}
