@@ -307,7 +307,8 @@ PAUSING_CODES = frozenset(code for code, hint in CATALOGUE.items() if hint.kind 
 CONNECTION_CODES = frozenset(code for code, hint in CATALOGUE.items()
                              if hint.kind == PAUSING or hint.at_fault == CONNECTION)
 # Codes a 4xx reply may carry besides the temporary ones: the cause is known, the outcome is a retry.
-_ALSO_TEMPORARY = frozenset({"mailbox_full", "message_too_large", "message_auth_failed"})
+_ALSO_TEMPORARY = frozenset({"mailbox_full", "message_too_large", "message_auth_failed", "tls_required",
+                             "host_blocked", "rejected_as_spam"})
 
 # What to do about a cause a 4xx reply names: nothing yet, the email is retried by itself; only
 # if the deferrals go on is there something to look at. Any other deferral gets the last one.
@@ -319,6 +320,14 @@ _DEFERRED_FIXES: dict[str, LazyString] = {
     "message_auth_failed": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
                               "deferring it, open the troubleshooting page and see the SPF, DKIM and DMARC "
                               "checks for the sender domain."),
+    "tls_required": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                       "deferring it, choose STARTTLS (port 587) or SSL/TLS (port 465) in the security setting."),
+    "host_blocked": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                       "deferring it, write to the provider: give them the server's reply and this "
+                       "installation's host name %(ehlo_name)s, and ask why they refuse it."),
+    "rejected_as_spam": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                           "deferring it as spam, send from the login mailbox's own address and check the "
+                           "sender domain's SPF and DKIM records."),
     None: _l("Nothing to change now: the server refused only for the moment, and the email is sent again "
              "by itself."),
 }
@@ -465,7 +474,8 @@ _ENHANCED: list[tuple[re.Pattern, frozenset | None, str, bool]] = [
         # RFC 7372, Gmail, EOP; generic, since Gmail also says 4.7.23 about this host's PTR record.
         (r"^[45]\.7\.(2[0-46]|30|32|40|509|515)$", None, "message_auth_failed", False),
         (r"^5\.7\.25$", None, "host_blocked", True),  # RFC 7372: this host's reverse DNS failed
-        (r"^5\.7\.(50[67]|51[013]|60\d|6[1-4]\d|70[58]|750)$", None, "host_blocked", True),  # EOP blocks
+        (r"^5\.7\.(50[67]|51[013]|60\d|6[1-4]\d|708|750)$", None, "host_blocked", True),  # EOP blocks
+        (r"^5\.7\.705$", None, "rejected_as_spam", True),  # EOP: the tenant's traffic judged as spam
         (r"^5\.7\.11$", None, "auth_requires_tls", True),  # RFC 4954
         (r"^5\.7\.(10|29)$", None, "tls_required", True),  # RFC 5248 "encryption needed"; Gmail 5.7.29
         (r"^4\.7\.\d+$", ("auth",), "temporary_failure", False),  # RFC 4954 454 4.7.0, 432 4.7.12
@@ -486,7 +496,7 @@ _ENHANCED: list[tuple[re.Pattern, frozenset | None, str, bool]] = [
         (r"^5\.(1\.1|1\.10|2\.1)$", ("rcpt_to",), "recipient_rejected", True),
         (r"^5\.(1\.\d+|2\.1|4\.1)$", ("rcpt_to",), "recipient_rejected", False),
         (r"^5\.4\.5$", None, "rate_limited", True),  # Gmail: daily sending quota
-        (r"^4\.7\.\d+$", None, "rate_limited", False),  # 4.7.x: policy deferrals, mostly throttling
+        (r"^4\.7\.\d+$", None, "temporary_failure", False),  # 4.7.x: a policy deferral; phrases say which
         (r"^4\.\d+\.\d+$", None, "temporary_failure", False),
     )
 ]
@@ -517,23 +527,27 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"smtpclientauthentication is disabled|basic authentication is disabled", None, (5,),
          "auth_mechanism_unsupported"),
         (r"encryption required for requested authentication", None, (5,), "auth_requires_tls"),
-        (r"must issue a starttls|starttls (command )?(is )?required|tls required|use tls/ssl", None, (5,),
+        (r"must issue a starttls|starttls (command )?(is )?required|tls required|use tls/ssl", None, (4, 5),
          "tls_required"),
         # SPF, DKIM, DMARC: the message's authentication, not the login's ("the sender must
         # authenticate" is about the domain, so it is checked before the login phrases).
         (r"\b(spf|dkim|dmarc)\b|sender policy framework|unauthenticated (e-?mail|mail)|sender is unauthenticated"
          r"|authentication (information|checks|level)|authenticate with either", None, None, "message_auth_failed"),
+        (r"try again slower", None, None, "rate_limited"),  # Postfix-style "Client host rejected: ... slower"
         # The client itself is refused: Postfix client/helo restrictions, DNS blocklists, EOP.
         (r"client host (\[[^\]]*\] )?(rejected|blocked)|blocked using|black ?list|block ?list|spamhaus"
          r"|listed (in|on|at)\b|banned send|traffic not accepted from this ip|access from ip address"
          r"|access forbidden by your ip|poor (email )?reputation|reputation of the sending ip"
          r"|mail sent from your ip address has been blocked|connections (will )?not (be )?accepted from"
          r"|helo command rejected|bad helo|helo/ehlo argument|ptr record|reverse dns"
-         r"|not authorized to send email directly|no smtp service here|messages from \S+ will be permanently deferred",
-         None, (5,), "host_blocked"),
+         r"|not authorized to send email directly|no smtp service here|messages from \S+ will be permanently deferred"
+         r"|not in whitelist|mail sent from your ip address has been temporarily blocked|cannot find your reverse hostname",
+         None, (4, 5), "host_blocked"),
         (r"relay access denied|relaying denied|relay not permitted|relay prohibited|unable to relay"
          r"|not permitted to relay|we do not relay|mail relay denied|invalid credentials for relay"
          r"|not in my list of allowed (rcpt)?hosts|e-?mail (not saved|не сохран)", None, (5,), "relay_denied"),
+        # Postfix reject_sender_login_mismatch to a client that has not logged in: the login is missing.
+        (r"sender address rejected: not logged in", ("mail_from", "rcpt_to"), (5,), "auth_required"),
         # Mail.ru and others refuse a sender that is not the login mailbox (S2); servers that
         # verify the sender say so at RCPT TO as well, where it is still about the sender.
         (r"sender address rejected|not owned by|must match (the )?authenticated|not local sender"
@@ -554,7 +568,7 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         # The message's own format (RFC 5322): nothing in the settings explains it; show the reply.
         (r"rfc ?5322|missing a valid|malformed", None, (5,), "unknown"),
         (r"\bspam|unsolicited|content rejected|policy reasons|security policy|suspicious|virus|prohibited",
-         None, (5,), "rejected_as_spam"),
+         None, (4, 5), "rejected_as_spam"),
         # Exim "SMTP AUTH is required", Postfix/aiosmtpd "5.7.0 Authentication required",
         # Office 365 "Client was not authenticated": the login, asked for before the message.
         (r"auth(entication|ori[sz]ation)? (is )?required|must authenticate|authentication needed|not authenticated"
