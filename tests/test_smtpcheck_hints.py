@@ -15,10 +15,10 @@ from flask_babel import Babel
 from outbox_helpers import point_agency_at, queue_confirmation, reload
 from webapp.extensions import db
 from webapp.models import SendingPause, TestRun
-from webapp.outbox.sender import PAUSING_HINTS, send_due
+from webapp.outbox.sender import PAUSING_HINTS, decision, send_due
 from webapp.smtpcheck.connection import SmtpError
 from webapp.smtpcheck.engine import run_test
-from webapp.smtpcheck.hints import (CATALOGUE, FIELDS, PAUSING, PERMANENT, SESSION_STEPS, TEMPORARY, classify,
+from webapp.smtpcheck.hints import (CATALOGUE, FIELDS, PAUSING, PERMANENT, TEMPORARY, classify,
                                     enhanced_code, hint_for)
 from webapp.troubleshoot.checks import CONNECTION_HINTS
 
@@ -278,13 +278,41 @@ def test_a_server_hanging_up_is_server_closed(smtp_server):
         ("data", 550, "5.7.1", "5.7.1 Message content rejected", "rejected_as_spam"),
         ("data", 554, "5.7.1", "5.7.1 Our system has detected this message is likely spam", "rejected_as_spam"),
         ("rcpt_to", 550, "5.4.5", "5.4.5 Daily user sending quota exceeded", "rate_limited"),  # Gmail
-        ("mail_from", 421, "4.7.0", "4.7.0 Try again later, closing connection", "rate_limited"),
+        ("mail_from", 421, "4.7.0", "4.7.0 Try again later, closing connection", "temporary_failure"),
         ("mail_from", 450, "4.2.0", "4.2.0 Greylisted", "greylisted"),
         ("greeting", 554, None, "No SMTP service here", "host_blocked"),
     ],
 )
 def test_classify_known_replies(step, code, enhanced, text, expected):
     assert classify(step, code, enhanced, text).code == expected
+
+
+@pytest.mark.parametrize(("text", "enhanced"), [
+    ("5.1.1 User unknown", "5.1.1"),
+    ("550 5.7.1 Relay access denied", "5.7.1"),
+    ("5.7.0, Mail Sending denied.", "5.7.0"),
+    ("sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", "5.7.1"),  # qmail
+    ("Rejected: mail from 5.1.1.1 listed at zen.spamhaus.org", None),  # an IP address
+    ("5.1.1.1 is listed at zen.spamhaus.org", None),
+    ("mx.example.com ESMTP Exim 4.96.2 too many connections from your host", None),  # a version
+])
+def test_the_enhanced_code_is_read_only_where_rfc_3463_puts_it(text, enhanced):
+    assert enhanced_code(text) == enhanced
+
+
+def test_an_ip_address_in_the_text_is_not_read_as_a_status_code():
+    hint = classify("rcpt_to", 554, None, "Rejected: mail from 5.1.1.1 listed at zen.spamhaus.org")
+
+    assert hint.code == "host_blocked"  # not "5.1.1 bad destination mailbox"
+
+
+def test_the_session_records_qmails_enhanced_code_as_the_classifier_reads_it(smtp_server):
+    server = smtp_server(replies={"RCPT": "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"})
+
+    result = run_test(server.settings(), AGENCY)
+
+    failing(result, "rcpt_to", "relay_denied")
+    assert result.steps[-1].enhanced == "5.7.1"
 
 
 def test_the_seed_e_mail_not_saved_error_is_relay_denied():
@@ -384,16 +412,12 @@ def test_no_4xx_reply_is_diagnosed_as_permanent_or_as_a_field_to_change():
     for entry in deferrals:
         hint = diagnose(entry)
         assert hint.temporary and not hint.permanent and not hint.pausing, entry
-        assert hint.code not in PAUSING_HINTS and hint.field is None, entry
+        assert hint.field is None and sender_decision(entry, hint) == "retry", entry
 
 
 def sender_decision(entry: dict, hint) -> str:
-    """What webapp.outbox.sender does with this failure: pause (a pausing hint, or a permanent
-    refusal while opening the session), retry (SmtpError.temporary) or fail the email."""
-    error = SmtpError(entry["step"], int(entry["code"]), enhanced_code(entry["text"]), entry["text"], hint)
-    if error.hint.code in PAUSING_HINTS or (entry["step"] in SESSION_STEPS and not error.temporary):
-        return "pause"
-    return "retry" if error.temporary else "fail"
+    """What webapp.outbox.sender does with this failure: its own decision, on the error it gets."""
+    return decision(SmtpError(entry["step"], int(entry["code"]), enhanced_code(entry["text"]), entry["text"], hint))
 
 
 OUTCOME = {TEMPORARY: "retry", PERMANENT: "fail", PAUSING: "pause"}
@@ -432,6 +456,59 @@ def test_a_real_reply_makes_the_sender_do_what_the_test_page_says(entry, agency,
     assert (pause.hint_code if pause else row.hint_code) == page.hint.code
 
 
+@pytest.mark.parametrize(("step", "code", "enhanced", "hint_code", "outcome"), [
+    ("connect", None, None, "timeout", "retry"),
+    ("greeting", 554, None, "host_blocked", "pause"),
+    ("auth", 535, "5.7.8", "auth_failed", "pause"),
+    ("auth", 454, "4.7.0", "temporary_failure", "retry"),
+    ("ehlo", None, None, "unknown", "pause"),  # a permanent failure before MAIL FROM repeats for every email
+    ("mail_from", 530, "5.7.0", "auth_required", "pause"),
+    ("rcpt_to", 550, "5.1.1", "recipient_rejected", "fail"),
+    ("rcpt_to", 452, "4.2.2", "mailbox_full", "retry"),
+    ("data", None, None, "server_closed", "retry"),
+])
+def test_the_senders_decision_follows_the_hints_kind(step, code, enhanced, hint_code, outcome):
+    hint = hint_for(hint_code, step=step, reply_code=code)
+    error = SmtpError(step, code, enhanced, "reply", hint)
+
+    assert decision(error) == outcome
+
+
+def test_a_sending_quota_refused_at_mail_from_holds_every_email_instead_of_failing_them(agency, smtp_server):
+    server = smtp_server(replies={"MAIL": "550 5.4.5 Daily user sending quota exceeded."})  # Gmail
+    point_agency_at(agency, server)
+    rows = [queue_confirmation(agency), queue_confirmation(agency)]
+
+    page = run_test(server.settings(), AGENCY)
+    report = send_due(agency.id)
+
+    assert (page.hint.code, page.hint.kind) == ("rate_limited", "pausing")
+    assert report.failing and report.failed == 0
+    failure = db.session.execute(db.select(SendingPause).filter_by(agency_id=agency.id)).scalar_one()
+    assert failure.hint_code == "rate_limited"
+    assert [(row.status, row.status_reason) for row in map(reload, rows)] == [("queued", "settings_failing")] * 2
+
+
+@pytest.mark.parametrize(("step", "code", "text", "expected"), [
+    ("rcpt_to", 421, "4.7.0 TLS required for RCPT domain, closing connection.", "tls_required"),  # Gmail
+    ("rcpt_to", 421, "4.7.0 IP not in whitelist for RCPT domain, closing connection.", "host_blocked"),  # Gmail
+    ("data", 421, "4.7.0 Connection expired, try reconnecting. For more information, go to About SMTP error messages. https://support.google.com/a/answer/3221692", "temporary_failure"),  # Gmail
+    ("greeting", 450, "4.7.1 Client host rejected: cannot find your reverse hostname", "host_blocked"),  # bytecamp
+    ("data", 451, "4.7.1 Service unavailable - try again later", "temporary_failure"),  # Plesk
+])
+def test_a_4_7_x_deferral_is_labelled_by_what_it_says_not_as_too_many_messages(step, code, text, expected):
+    hint = diagnose(real(step, code, text))
+
+    assert hint.code == expected != "rate_limited"
+    assert hint.temporary and hint.field is None
+
+
+def test_the_corpus_cites_no_content_farm_or_mirror():
+    for entry in REPLIES:
+        assert not any(farm in entry["source"] for farm in (
+            "viws.ru", "freeport-outlet.ru", "my.vedova.net", "workers.dev")), entry
+
+
 def test_the_sender_pauses_and_troubleshooting_counts_by_the_catalogue():
     assert PAUSING_HINTS == {code for code, hint in CATALOGUE.items() if hint.kind == PAUSING}
     assert {"web_login_required", "host_blocked"} <= PAUSING_HINTS
@@ -455,14 +532,14 @@ def test_a_temporary_reply_is_never_read_as_a_permanent_diagnosis(step, code, te
     hint = diagnose(real(step, code, text))
 
     assert hint.temporary and hint.field is None
-    assert hint.code not in {"recipient_rejected", "sender_rejected", "tls_required"}
+    assert hint.code not in {"recipient_rejected", "sender_rejected"}
     assert "retried by themselves" in str(hint.consequence)
 
 
 @pytest.mark.parametrize(("code", "text", "expected"), [
     (553, "sorry, your envelope sender is in my badmailfrom list (#5.7.1)", "sender_rejected"),  # qmail
     (554, "<foo@bad.domain>: Sender address rejected: match bad.domain", "sender_rejected"),  # Postfix
-    (553, "5.7.1 < [email protected]>: Sender address rejected: not owned by user [email protected]", "sender_rejected"),
+    (553, "5.7.1 <contact@151softworks.com>: Sender address rejected: not logged in", "auth_required"),  # Postfix
     (550, "5.7.1 Client does not have permission to send as this sender", "sender_rejected"),  # Microsoft
     (550, "5.7.1 SPF check failed: IP_host is not authorized to send in the name of domain_name. (in reply to RCPT TO command)", "message_auth_failed"),  # Yandex
     (554, "<bad.domain>: Helo command rejected: match bad.domain", "host_blocked"),  # Postfix
@@ -475,7 +552,7 @@ def test_a_cause_behind_the_recipient_step_is_not_read_as_a_refused_recipient(co
 
 
 @pytest.mark.parametrize(("step", "code", "text", "expected"), [
-    ("auth", 535, "5.7.1 Please log in with your web browser and then try again. Learn more at535 5.7.1 https://support.google.com/mail/bin/answer.py?answer=78754 p2sm808096lbj.4", "web_login_required"),  # Gmail
+    ("auth", 535, "5.7.1 Please log in with your web browser and then try again.", "web_login_required"),  # Gmail
     ("mail_from", 550, "message sending for this account is disabled", "web_login_required"),  # Mail.ru
     ("auth", 535, "5.7.1 Application-specific password required. For more information, visit https://support.google.com/accounts/answer/185833", "app_password_required"),  # Gmail
     ("auth", 534, "5.7.9  Authentication mechanism is too weak", "auth_mechanism_unsupported"),  # RFC 4954
@@ -497,7 +574,7 @@ def test_the_web_sign_in_hint_says_retyping_the_password_will_not_help():
     (550, "5.7.26 Unauthenticated email from domain-name is not accepted due to domain's DMARC policy. Please contact the administrator of domain-name domain. If this was a legitimate mail please visit Control unauthenticated mail from your domain to learn about the DMARC initiative."),  # Gmail
     (550, "5.7.26 This message fails to pass SPF checks for an SPF record with a hard fail policy (-all). To best protect our users from spam and phishing, the message has been blocked. Please visit Prevent mail to Gmail users from being blocked or sent to spam for more information."),  # Gmail
     (550, "5.7.515 Access denied, sending domain EXAMPLE.JP doesn't meet the required authentication level. The sender's domain in the 5322.From address doesn't meet the authentication requirements defined for the sender. To learn how to fix this see: https://go.microsoft.com/fwlink/p/?linkid=2319303"),  # Microsoft
-    (550, "5.7.1 This message was not accepted due to domain owner DMARC policy (RFC 7489) https://help.mail.ru/mail-help/postmaster/dmarc"),  # Mail.ru
+    (550, "5.7.1 This message was not accepted due to domain (mail.ru) owner DMARC policy (RFC 7489) https://help.mail.ru/mail-help/postmaster/dmarc"),  # Mail.ru
     (550, "5.1.0 192.0.2.222 is not allowed to send from <example.net> per it's SPF Record"),  # sisimai
 ])
 def test_message_authentication_is_not_smtp_authentication(code, text):
@@ -532,6 +609,35 @@ def test_this_installation_blocked_is_recognised_at_any_step(step, code, text):
     assert diagnose(real(step, code, text)).code == "host_blocked"
 
 
+# Postfix-style recipient refusals that also use the words of a block: they are about the
+# client's address, so one client's bad address must not pause the whole agency's sending.
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("rcpt_to", 550, "5.1.1 <anna@client.example>: Recipient address rejected: address not listed in our directory"),
+    ("rcpt_to", 550, "5.1.10 <anna@client.example>: Recipient address rejected: Domain has null MX, listed in no MX"),
+    ("rcpt_to", 550, "5.2.1 <anna@client.example>: mailbox disabled, listed on the blocklist of closed accounts"),
+    ("rcpt_to", 554, "<anna@client.example>: Recipient address rejected: blacklisted recipient"),
+    ("data", 550, "5.7.1 <anna@client.example>: Recipient address rejected: listed in local blocklist"),
+])
+def test_a_refused_client_address_is_not_this_installation_blocked(step, code, text):
+    hint = classify(step, code, None, text, recipient="client")
+
+    assert hint.code != "host_blocked" and not hint.pausing
+    if step == "rcpt_to":
+        assert hint.code == "recipient_rejected" and hint.at_fault == "client" and hint.field is None
+
+
+@pytest.mark.parametrize(("step", "code", "text"), [
+    ("mail_from", 550, "5.7.1 Your IP 192.0.2.1 is listed in our blacklist"),
+    ("ehlo", 550, "5.7.1 Host listed at zen.spamhaus.org"),
+    ("rcpt_to", 554, "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"),
+    ("data", 550, "5.7.1 Message rejected: 192.0.2.1 is listed on a block list"),
+])
+def test_a_listed_address_of_this_installation_still_pauses(step, code, text):
+    hint = classify(step, code, None, text)
+
+    assert hint.code == "host_blocked" and hint.pausing
+
+
 @pytest.mark.parametrize(("code", "text"), [
     (422, "4.2.2 Greylisted, please try again in a few moments."),  # Stalwart
     (450, "4.2.0 Recipient address rejected: Greylisted"),  # Postfix with postgrey
@@ -541,6 +647,24 @@ def test_greylisting_is_temporary_and_asks_for_nothing(code, text):
 
     assert hint.code == "greylisted" and hint.temporary and hint.field is None
     assert str(hint.fix).startswith("Nothing to do")
+
+
+def test_a_4xx_with_a_known_cause_says_it_is_retried_not_what_to_change(smtpcheck_translations):
+    deferrals = [entry for entry in REPLIES if entry["code"].startswith("4")
+                 and CATALOGUE[entry["expected"]].kind != TEMPORARY]
+    assert {entry["expected"] for entry in deferrals} >= {"mailbox_full", "message_auth_failed"}
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(smtpcheck_translations)
+    Babel(app, locale_selector=lambda: "ru")
+    for entry in deferrals:
+        for role in ("agency", "client", "copies", "payment_problems"):
+            hint = classify(entry["step"], int(entry["code"]), None, entry["text"], recipient=role)
+            fix = str(hint.fix)
+            assert "sent again by itself" in fix, (entry, role, fix)
+            assert not any(change in fix for change in ("enter another", "Leave the sender address empty",
+                                                        "Free some space")), (entry, role, fix)
+            with app.test_request_context():
+                assert "отправится повторно само" in str(hint.fix)
 
 
 def test_the_seeds_535_says_the_mail_server_is_at_fault_when_the_login_is_right(smtpcheck_translations):

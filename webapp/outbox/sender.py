@@ -25,7 +25,7 @@ from webapp.outbox.documents import documents_of, rows_with_documents
 from webapp.outbox.journal import Accepted, Journal
 from webapp.outbox.service import abandoned_condition, clear_wake, due_condition, wake
 from webapp.smtpcheck.connection import Envelope, SmtpError, SmtpSession, open_session
-from webapp.smtpcheck.hints import PAUSING_CODES
+from webapp.smtpcheck.hints import PAUSING_CODES, SESSION_STEPS
 from webapp.smtpcheck.message import UnsafeHeader, compose_message, envelope_sender, with_documents
 
 BATCH_SIZE = 100
@@ -406,7 +406,7 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
         _unknown(row, reasons.CONNECTION_LOST_AFTER_DATA, utcnow() + UNKNOWN_RESEND_AFTER)
         report.unknown += 1
         return False
-    if repeats_for_every_email(error):
+    if decision(error) == "pause":
         _settings_failed(row.agency_id, [row], error, report)
         return False
     _retry_or_fail(row, error.code, error.reply, error.hint.code, temporary=error.temporary,
@@ -416,9 +416,7 @@ def _send_failed(row: OutboxEmail, error: SmtpError, report: SendReport) -> bool
 
 def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError,
                        report: SendReport) -> None:
-    # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
-    # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
-    if repeats_for_every_email(error) or not error.temporary:
+    if decision(error) == "pause":
         _settings_failed(agency_id, rows, error, report)
         return
     for row in rows:
@@ -427,12 +425,23 @@ def _connection_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError
     db.session.commit()
 
 
-def repeats_for_every_email(error: SmtpError) -> bool:
+def decision(error: SmtpError) -> str:
+    """What sending does after a failure, by the classifier's hint, as the test page announces it:
+    "retry" this email later, "fail" it for good, or "pause" (through the failing state) because
+    every email would fail the same way."""
     # A 4xx is trouble the server expects to pass (RFC 5321 4.2.1): each email retries on its
     # own backoff, and sending never pauses for it.
     if error.code is not None and 400 <= error.code < 500:
-        return False
-    return error.hint.code in PAUSING_HINTS
+        return "retry"
+    # Before MAIL FROM nothing is about one email: a permanent refusal there (a blocklisted
+    # greeting, a TLS failure) would fail every email of the agency, so it pauses instead.
+    if error.hint.pausing or (error.step in SESSION_STEPS and not error.temporary):
+        return "pause"
+    return "retry" if error.temporary else "fail"
+
+
+def repeats_for_every_email(error: SmtpError) -> bool:
+    return decision(error) == "pause"
 
 
 def _settings_failed(agency_id: int, rows: list[OutboxEmail], error: SmtpError,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import re
 import smtplib
 import socket
 import ssl
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from webapp.smtpcheck import guard
-from webapp.smtpcheck.hints import Hint, classify, default_ehlo_name, hint_for
+from webapp.smtpcheck.hints import Hint, classify, default_ehlo_name, enhanced_code, hint_for
 from webapp.smtpcheck.wire import crlf, dot_stuffed, flatten
 
 SECURITY_CHOICES = ("none", "starttls", "tls")
@@ -105,12 +104,7 @@ class _Diagnosed(Exception):
         self.description, self.hint, self.code = description, hint, code
 
 
-_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
-
-
-def _enhanced_code(text: str) -> str | None:
-    match = _ENHANCED.match(text)
-    return match.group(1) if match else None
+_enhanced_code = enhanced_code  # one reading of the RFC 3463 code, the classifier's
 
 
 def _b64(text: str) -> str:

@@ -307,7 +307,30 @@ PAUSING_CODES = frozenset(code for code, hint in CATALOGUE.items() if hint.kind 
 CONNECTION_CODES = frozenset(code for code, hint in CATALOGUE.items()
                              if hint.kind == PAUSING or hint.at_fault == CONNECTION)
 # Codes a 4xx reply may carry besides the temporary ones: the cause is known, the outcome is a retry.
-_ALSO_TEMPORARY = frozenset({"mailbox_full", "message_too_large", "message_auth_failed"})
+_ALSO_TEMPORARY = frozenset({"mailbox_full", "message_too_large", "message_auth_failed", "tls_required",
+                             "host_blocked", "rejected_as_spam"})
+
+# What to do about a cause a 4xx reply names: nothing yet, the email is retried by itself; only
+# if the deferrals go on is there something to look at. Any other deferral gets the last one.
+_DEFERRED_FIXES: dict[str, LazyString] = {
+    "mailbox_full": _l("Nothing to change in the settings: the email is sent again by itself and goes "
+                       "through once the mailbox has room."),
+    "message_too_large": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                            "deferring it, ask the provider about its message size limit."),
+    "message_auth_failed": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                              "deferring it, open the troubleshooting page and see the SPF, DKIM and DMARC "
+                              "checks for the sender domain."),
+    "tls_required": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                       "deferring it, choose STARTTLS (port 587) or SSL/TLS (port 465) in the security setting."),
+    "host_blocked": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                       "deferring it, write to the provider: give them the server's reply and this "
+                       "installation's host name %(ehlo_name)s, and ask why they refuse it."),
+    "rejected_as_spam": _l("Nothing to change now: the email is sent again by itself. If the server keeps "
+                           "deferring it as spam, send from the login mailbox's own address and check the "
+                           "sender domain's SPF and DKIM records."),
+    None: _l("Nothing to change now: the server refused only for the moment, and the email is sent again "
+             "by itself."),
+}
 
 # Variants of a hint: same code, a more precise explanation.
 _VARIANTS: dict[tuple[str, str], dict] = {
@@ -399,13 +422,16 @@ def reply_class(code: int | None, reply: str = "") -> int | None:
 
 def kind_of(code: str, reply_code_class: int | None, step: str | None = None) -> str:
     """What happens next for a hint code, given the reply class and the step: a 4xx is always
-    retried; a 5xx never is, and before MAIL FROM it is about every email, so sending pauses."""
+    retried; a 5xx never is, and before MAIL FROM (or a sending quota at MAIL FROM) it is about
+    every email, so sending pauses."""
     base = CATALOGUE[code].kind
     if reply_code_class == 4:
         return TEMPORARY
     if reply_code_class == 5:
         if step in SESSION_STEPS:
             return PAUSING
+        if code == "rate_limited" and step == "mail_from":
+            return PAUSING  # the mailbox's sending quota (Gmail 550 5.4.5): every email meets it
         return PERMANENT if base == TEMPORARY else base
     return base
 
@@ -424,6 +450,8 @@ def hint_for(code: str, *, variant: str | None = None, ehlo_name: str | None = N
     kind = kind_of(code, reply_class(reply_code, reply), step)
     if kind == TEMPORARY and reply_class(reply_code, reply) == 4:
         changes["field"] = None  # a deferral is retried, never a reason to change a field
+        if base.kind != TEMPORARY:  # its own advice asks for a change: say it is retried instead
+            changes["fix"] = _DEFERRED_FIXES.get(code, _DEFERRED_FIXES[None])
     hint = replace(base, **changes, reply=reply, kind=kind, at_fault=at_fault,
                    variant=variant if (code, variant) in _VARIANTS else None)
     params = {"ehlo_name": ehlo_name or default_ehlo_name(), "reply": reply}
@@ -446,7 +474,8 @@ _ENHANCED: list[tuple[re.Pattern, frozenset | None, str, bool]] = [
         # RFC 7372, Gmail, EOP; generic, since Gmail also says 4.7.23 about this host's PTR record.
         (r"^[45]\.7\.(2[0-46]|30|32|40|509|515)$", None, "message_auth_failed", False),
         (r"^5\.7\.25$", None, "host_blocked", True),  # RFC 7372: this host's reverse DNS failed
-        (r"^5\.7\.(50[67]|51[013]|60\d|6[1-4]\d|70[58]|750)$", None, "host_blocked", True),  # EOP blocks
+        (r"^5\.7\.(50[67]|51[013]|60\d|6[1-4]\d|708|750)$", None, "host_blocked", True),  # EOP blocks
+        (r"^5\.7\.705$", None, "rejected_as_spam", True),  # EOP: the tenant's traffic judged as spam
         (r"^5\.7\.11$", None, "auth_requires_tls", True),  # RFC 4954
         (r"^5\.7\.(10|29)$", None, "tls_required", True),  # RFC 5248 "encryption needed"; Gmail 5.7.29
         (r"^4\.7\.\d+$", ("auth",), "temporary_failure", False),  # RFC 4954 454 4.7.0, 432 4.7.12
@@ -462,12 +491,25 @@ _ENHANCED: list[tuple[re.Pattern, frozenset | None, str, bool]] = [
         (r"^[45]\.(2\.3|3\.4)$", None, "message_too_large", True),
         (r"^5\.1\.[78]$", None, "sender_rejected", True),  # RFC 3463: bad sender's address
         (r"^5\.1\.\d+$", ("mail_from",), "sender_rejected", False),
+        # Bad destination mailbox (5.1.1), bad destination system (5.1.10, RFC 7505 null MX),
+        # mailbox disabled (5.2.1): at RCPT TO they name the recipient, whatever words follow.
+        (r"^5\.(1\.1|1\.10|2\.1)$", ("rcpt_to",), "recipient_rejected", True),
         (r"^5\.(1\.\d+|2\.1|4\.1)$", ("rcpt_to",), "recipient_rejected", False),
         (r"^5\.4\.5$", None, "rate_limited", True),  # Gmail: daily sending quota
-        (r"^4\.7\.\d+$", None, "rate_limited", False),  # 4.7.x: policy deferrals, mostly throttling
+        (r"^4\.7\.\d+$", None, "temporary_failure", False),  # 4.7.x: a policy deferral; phrases say which
         (r"^4\.\d+\.\d+$", None, "temporary_failure", False),
     )
 ]
+
+# A reply that says the recipient's address was refused: at RCPT TO or DATA it is about one
+# recipient even when it also says "not listed in our directory" or names a block list.
+_RECIPIENT_REFUSED = (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
+                      r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
+                      r"|is disabled|doesn't have a .* account|has been replaced by|host unknown|invalid recipient"
+                      r"|no longer valid")
+_SAYS_RECIPIENT_REFUSED = re.compile(_RECIPIENT_REFUSED, re.I)
+# The steps where a refusal names a recipient: there "blocked" may be about the recipient.
+_RECIPIENT_STEPS = frozenset({"rcpt_to", "data"})
 
 # Provider and MTA phrases, most specific first: (pattern, steps or None, reply classes or None,
 # hint code). Each one was met in a real reply (tests/data/smtp_replies.csv).
@@ -485,23 +527,27 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"smtpclientauthentication is disabled|basic authentication is disabled", None, (5,),
          "auth_mechanism_unsupported"),
         (r"encryption required for requested authentication", None, (5,), "auth_requires_tls"),
-        (r"must issue a starttls|starttls (command )?(is )?required|tls required|use tls/ssl", None, (5,),
+        (r"must issue a starttls|starttls (command )?(is )?required|tls required|use tls/ssl", None, (4, 5),
          "tls_required"),
         # SPF, DKIM, DMARC: the message's authentication, not the login's ("the sender must
         # authenticate" is about the domain, so it is checked before the login phrases).
         (r"\b(spf|dkim|dmarc)\b|sender policy framework|unauthenticated (e-?mail|mail)|sender is unauthenticated"
          r"|authentication (information|checks|level)|authenticate with either", None, None, "message_auth_failed"),
+        (r"try again slower", None, None, "rate_limited"),  # Postfix-style "Client host rejected: ... slower"
         # The client itself is refused: Postfix client/helo restrictions, DNS blocklists, EOP.
         (r"client host (\[[^\]]*\] )?(rejected|blocked)|blocked using|black ?list|block ?list|spamhaus"
          r"|listed (in|on|at)\b|banned send|traffic not accepted from this ip|access from ip address"
          r"|access forbidden by your ip|poor (email )?reputation|reputation of the sending ip"
          r"|mail sent from your ip address has been blocked|connections (will )?not (be )?accepted from"
          r"|helo command rejected|bad helo|helo/ehlo argument|ptr record|reverse dns"
-         r"|not authorized to send email directly|no smtp service here|messages from \S+ will be permanently deferred",
-         None, (5,), "host_blocked"),
+         r"|not authorized to send email directly|no smtp service here|messages from \S+ will be permanently deferred"
+         r"|not in whitelist|mail sent from your ip address has been temporarily blocked|cannot find your reverse hostname",
+         None, (4, 5), "host_blocked"),
         (r"relay access denied|relaying denied|relay not permitted|relay prohibited|unable to relay"
          r"|not permitted to relay|we do not relay|mail relay denied|invalid credentials for relay"
          r"|not in my list of allowed (rcpt)?hosts|e-?mail (not saved|не сохран)", None, (5,), "relay_denied"),
+        # Postfix reject_sender_login_mismatch to a client that has not logged in: the login is missing.
+        (r"sender address rejected: not logged in", ("mail_from", "rcpt_to"), (5,), "auth_required"),
         # Mail.ru and others refuse a sender that is not the login mailbox (S2); servers that
         # verify the sender say so at RCPT TO as well, where it is still about the sender.
         (r"sender address rejected|not owned by|must match (the )?authenticated|not local sender"
@@ -518,15 +564,11 @@ _PHRASES: list[tuple[re.Pattern, frozenset | None, frozenset | None, str]] = [
         (r"temporar\w* (system|server) (problem|error)|server busy", None, (4,), "temporary_failure"),
         (r"rate limit|too many (?!hops)|throttl|limit exceeded|exceeded .*limit|receiving mail (too quickly|at a rate)"
          r"|unexpected volume|try again slower|login attempts|too frequent", None, None, "rate_limited"),
-        (r"recipient address rejected|user unknown|no such (user|recipient)|unknown (user|recipient)"
-         r"|mailbox (not found|unavailable)|does not exist|no mailbox|user not found|is inactive"
-         r"|is disabled|doesn't have a .* account|has been replaced by|host unknown|invalid recipient"
-         r"|no longer valid",
-         ("rcpt_to",), (5,), "recipient_rejected"),
+        (_RECIPIENT_REFUSED, ("rcpt_to",), (5,), "recipient_rejected"),
         # The message's own format (RFC 5322): nothing in the settings explains it; show the reply.
         (r"rfc ?5322|missing a valid|malformed", None, (5,), "unknown"),
         (r"\bspam|unsolicited|content rejected|policy reasons|security policy|suspicious|virus|prohibited",
-         None, (5,), "rejected_as_spam"),
+         None, (4, 5), "rejected_as_spam"),
         # Exim "SMTP AUTH is required", Postfix/aiosmtpd "5.7.0 Authentication required",
         # Office 365 "Client was not authenticated": the login, asked for before the message.
         (r"auth(entication|ori[sz]ation)? (is )?required|must authenticate|authentication needed|not authenticated"
@@ -555,12 +597,16 @@ _REPLY_CODES: list[tuple[frozenset, frozenset | None, str]] = [
     )
 ]
 
-_ENHANCED_IN_TEXT = re.compile(r"(?:^|[\s(#])([245])\.(\d{1,3})\.(\d{1,3})\b")
+# RFC 3463 2.: the enhanced code leads the text of the reply (after its code, if the text still
+# carries it); qmail puts it in "(#5.7.1)" at the end. Elsewhere "5.1.1.1" is an IP address and
+# "Exim 4.96.2" a version, not a status. The code ends where no digit or ".digit" follows.
+_ENHANCED_AT_START = re.compile(r"^\s*(?:[2-5]\d\d[ -]\s*)?([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
+_ENHANCED_QMAIL = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\)")
 
 
 def enhanced_code(text: str) -> str | None:
-    """The RFC 3463 code of a reply text: at its start, or anywhere as qmail's "(#5.7.1)"."""
-    match = _ENHANCED_IN_TEXT.search(text or "")
+    """The RFC 3463 code of a reply text: at its start, or as qmail's "(#5.7.1)"."""
+    match = _ENHANCED_AT_START.match(text or "") or _ENHANCED_QMAIL.search(text or "")
     return ".".join(match.groups()) if match else None
 
 
@@ -588,7 +634,10 @@ def _code_from_reply(step: str, code: int | None, enhanced: str | None, text: st
                 return hint_code
             generic = hint_code
             break
+    about_recipient = step in _RECIPIENT_STEPS and _SAYS_RECIPIENT_REFUSED.search(text)
     for pattern, steps, classes, hint_code in _PHRASES:
+        if hint_code == "host_blocked" and about_recipient:
+            continue  # "not listed in our directory", "blocked": the recipient's, not this installation's
         if (_applies(steps, step) and (klass is None or _applies(classes, klass)) and _fits_class(hint_code, klass)
                 and pattern.search(text)):
             return hint_code
