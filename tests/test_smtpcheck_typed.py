@@ -175,3 +175,25 @@ def test_an_expired_session_with_csrf_on_is_a_401_too(app_config, client, agency
 def test_without_htmx_an_expired_session_still_redirects_to_sign_in(client, agency):
     answer = client.get("/mail-settings")
     assert answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"]
+
+
+def test_the_stored_password_is_checked_again_when_the_job_runs(admin_client, agency, smtp_server, run_worker):
+    """Admin X saves a server of their own with a junk password and starts a test; before the
+    job runs, admin Y saves the real server and the real password: the job must not send Y's
+    password to X's server."""
+    elsewhere = smtp_server(login="office@alpha.example", password="real-secret", auth_required=True)
+    point_agency_at(agency, elsewhere, login="office@alpha.example", password="junk")
+    admin_client.post("/mail-settings/test", headers=HX)  # the saved settings, stored password
+
+    real = smtp_server(login="office@alpha.example", password="real-secret", auth_required=True)
+    settings = agency.mail_settings
+    settings.host, settings.port = "127.0.0.1", real.port
+    settings.password_encrypted = mail_secrets.encrypt("real-secret")
+    db.session.commit()
+    run_worker()
+
+    run = only_run()
+    assert run.ok is False and run.hint_code == "stored_password_elsewhere"
+    assert elsewhere.handler.auth_attempts == [] and elsewhere.handler.received == []
+    result = admin_client.get(f"/mail-settings/test/{run.id}").text
+    assert "Сохранённый пароль не отправлен" in result and 'data-field="password"' in result
