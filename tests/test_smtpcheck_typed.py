@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.jobs import redis_connection
 from webapp.models import MailSettings, SendingPause, TestRun
 from webapp.models.types import utcnow
+from webapp.smtpcheck import service as smtpcheck_service
 
 from fixtures_smtp import free_port
 
@@ -221,3 +222,46 @@ def test_the_stored_password_is_checked_again_when_the_job_runs(admin_client, ag
     assert elsewhere.handler.auth_attempts == [] and elsewhere.handler.received == []
     result = admin_client.get(f"/mail-settings/test/{run.id}").text
     assert "Сохранённый пароль не отправлен" in result and 'data-field="password"' in result
+
+
+def test_a_retried_job_still_has_the_typed_password(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="new-secret"))
+    smtpcheck_service.tested_settings(only_run())  # a first attempt of the job read the password, then died
+
+    run_worker()  # the retry
+
+    db.session.expire_all()
+    assert only_run().ok is True, only_run().steps
+    assert redis_connection().keys("testrun:*:password") == []
+
+
+def test_a_failed_run_deletes_the_typed_password(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="right", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="wrong"))
+    run_worker()
+    assert only_run().ok is False
+    assert redis_connection().keys("testrun:*:password") == []
+
+
+def test_an_expired_typed_password_says_so_on_the_password_field(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="new-secret"))
+    for key in redis_connection().keys("testrun:*:password"):
+        redis_connection().delete(key)  # the job waited longer than the password is kept
+
+    run_worker()
+
+    run = only_run()
+    assert run.ok is False and run.hint_code == "typed_password_expired"
+    assert server.handler.auth_attempts == []
+    result = admin_client.get(f"/mail-settings/test/{run.id}").text
+    assert "Срок хранения введённого пароля истёк" in result and 'data-field="password"' in result
+    last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
+    assert "Срок хранения введённого пароля истёк" in last_test

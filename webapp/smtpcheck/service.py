@@ -85,7 +85,13 @@ STORED_PASSWORD_ELSEWHERE = RunRefusal(
     _l("The saved settings changed after this test started: the stored password now belongs to "
        "another server than the one this test was to reach, and it is sent only to its own server."),
     _l("Type the password in the SMTP password field and send the test email again."))
-RUN_REFUSALS = {refusal.code: refusal for refusal in (STORED_PASSWORD_ELSEWHERE,)}
+TYPED_PASSWORD_EXPIRED = RunRefusal(
+    "typed_password_expired",
+    _l("The typed password expired"),
+    _l("The password typed for this test is kept only for an hour while the test waits to run, "
+       "and this test did not run in time: nothing was sent."),
+    _l("Type the password again and send the test email again."))
+RUN_REFUSALS = {refusal.code: refusal for refusal in (STORED_PASSWORD_ELSEWHERE, TYPED_PASSWORD_EXPIRED)}
 
 
 class RunCannotProceed(Exception):
@@ -191,9 +197,10 @@ def tested_settings(run: TestRun) -> SmtpSettings:
     if "password" not in snapshot:
         return smtp_settings_for(run.agency_id)
     if snapshot["password"] == "typed":
-        token = redis_connection().getdel(_typed_password_key(run.id))
+        # Read, not taken: a retried job needs it again; the run's end deletes it.
+        token = redis_connection().get(_typed_password_key(run.id))
         if token is None:
-            raise MailNotConfigured("the typed password of this run has expired")
+            raise RunCannotProceed(TYPED_PASSWORD_EXPIRED)
         password = mail_secrets.decrypt(token.decode())
     elif snapshot["password"] == "stored":
         # Checked again now, against what is stored now: the password may have been saved for
@@ -252,6 +259,7 @@ def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint,
     run.hint_reply = (hint.reply if hint else "")[:1000]
     run.finished_at = utcnow()
     db.session.commit()
+    redis_connection().delete(_typed_password_key(run.id))  # the run is over: so is its password
     publish(events_key(run.id), "result", {"ok": run.ok})
     publish(events_key(run.id), "done", {})
     return run
