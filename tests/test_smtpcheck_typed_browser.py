@@ -101,3 +101,27 @@ def test_an_inline_error_colours_its_field(page, admin, agency):
     page.fill("#copies_email", "copies@alpha.example")
     page.press("#copies_email", "Tab")
     expect(page.locator("#copies_email")).not_to_have_attribute("aria-invalid", "true")
+
+
+@pytest.mark.parametrize("status, content_type, body", [
+    (502, "text/plain", "<b>upstream</b> connect error: Bad Gateway"),
+    (503, "text/html", "<html><body><h1>nginx proxy: Service Unavailable</h1></body></html>"),
+    (500, "application/json", '{"error": "upstream exploded"}'),
+])
+def test_an_answer_that_is_not_the_apps_own_error_shows_the_generic_message(page, admin, agency, status,
+                                                                              content_type, body):
+    browser_sign_in(page, admin)
+    page.goto("/mail-settings")
+    # A proxy in front of the app answers instead of it.
+    page.route("**/mail-settings/validate/host",
+               lambda route: route.fulfill(status=status, content_type=content_type, body=body))
+
+    page.fill("#host", "smtp.yandex.ru")
+    page.press("#host", "Tab")
+
+    shown = page.locator("#host-message [data-htmx-error]")
+    shown.wait_for()
+    assert f"Сервер ответил ошибкой ({status})" in shown.inner_text()
+    message = page.locator("#host-message").inner_html()
+    assert "upstream" not in message and "nginx" not in message and "<b>" not in message
+    assert page.locator("#host-message").count() == 1
