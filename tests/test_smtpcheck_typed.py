@@ -265,3 +265,12 @@ def test_an_expired_typed_password_says_so_on_the_password_field(admin_client, a
     assert "Срок хранения введённого пароля истёк" in result and 'data-field="password"' in result
     last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
     assert "Срок хранения введённого пароля истёк" in last_test
+
+
+def test_the_pause_notice_says_what_resumes_sending(admin_client, agency):
+    db.session.add(SendingPause(agency_id=agency.id, hint_code="auth_failed", reply="535 no", paused_at=utcnow()))
+    db.session.commit()
+    notice = admin_client.get("/mail-settings").text.split('class="flash flash-error paused"', 1)[1].split("</p>", 1)[0]
+    assert "фоновая проверка сохранённых настроек" in notice
+    assert "изменённые настройки подключения" in notice
+    assert "успешного тестового письма с сохранёнными настройками" in notice
