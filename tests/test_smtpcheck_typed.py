@@ -263,6 +263,11 @@ def test_an_expired_typed_password_says_so_on_the_password_field(admin_client, a
     assert server.handler.auth_attempts == []
     result = admin_client.get(f"/mail-settings/test/{run.id}").text
     assert "Срок хранения введённого пароля истёк" in result and 'data-field="password"' in result
+    # The page that started it gets the result through the stream: the message goes to the
+    # password field's own container too.
+    streamed = admin_client.get(f"/mail-settings/test/{run.id}/stream").text
+    field = streamed.split('id="password-message"', 1)[1].split("</div>", 1)[0]
+    assert 'hx-swap-oob="true"' in field and "Введите пароль ещё раз" in field
     last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
     assert "Срок хранения введённого пароля истёк" in last_test
 
