@@ -5,19 +5,24 @@
 // inline check's message container must keep its id), or, when the server cannot be reached,
 // a message of our own. htmx's documented events: htmx:beforeSwap (shouldSwap, swapOverride)
 // and htmx:sendError.
+//
+// Only the app's own error fragments are inserted as HTML: text/html whose first element carries
+// data-htmx-error ("" = a message to put inside the target, "for-target" = a fragment made for
+// its target, swapped as the element asked). Anything else (JSON, plain text, a proxy's error
+// page) is never inserted: the generic message for its status is shown instead.
 (function () {
   "use strict";
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
-    if (detail.xhr.status < 400) { return; }
-    if (!detail.serverResponse) {
-      detail.serverResponse = message(detail.xhr.status + " " + (detail.xhr.statusText || ""));
-    }
+    var status = detail.xhr.status;
+    if (status < 400) { return; }
     detail.shouldSwap = true;
-    // A fragment made for its target (the test-email refusal) goes as the element asked; any
-    // other error goes inside the target.
-    if (detail.serverResponse.indexOf("data-htmx-error") !== -1) {
+    var mark = ownFragmentMark(detail.xhr, detail.serverResponse);
+    if (mark === null) {
+      detail.serverResponse = message(genericText(status));
+      detail.swapOverride = "innerHTML";
+    } else if (mark !== "for-target") {
       detail.swapOverride = "innerHTML";
     }
   });
@@ -25,10 +30,28 @@
   document.addEventListener("htmx:sendError", function (event) {
     var target = event.detail.target;
     if (target) {
-      var meta = document.querySelector('meta[name="htmx-offline-message"]');
-      target.innerHTML = message(meta ? meta.content : "The server cannot be reached.");
+      target.innerHTML = message(metaText("htmx-offline-message", "The server cannot be reached."));
     }
   });
+
+  // The data-htmx-error value of an answer that is one of the app's own error fragments, else null.
+  function ownFragmentMark(xhr, body) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (!/^text\/html\b/i.test(type) || !body) { return null; }
+    var first = new DOMParser().parseFromString(body, "text/html").body.firstElementChild;
+    if (!first || !first.hasAttribute("data-htmx-error")) { return null; }
+    return first.getAttribute("data-htmx-error");
+  }
+
+  function genericText(status) {
+    return metaText("htmx-error-message", "The server answered with an error ({status}). Try again.")
+      .replace("{status}", String(status));
+  }
+
+  function metaText(name, fallback) {
+    var meta = document.querySelector('meta[name="' + name + '"]');
+    return meta ? meta.content : fallback;
+  }
 
   function message(text) {
     var paragraph = document.createElement("p");

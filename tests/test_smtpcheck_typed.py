@@ -1,8 +1,10 @@
 """The test email tests what the administrator typed in the settings form, saves nothing, and
 every refusal reaches the page (issue 16: items 4 and 5)."""
 import re
+import zlib
 
 import pytest
+from rq.job import Job
 
 from mailsettings_data import change_count
 from outbox_helpers import point_agency_at
@@ -11,6 +13,7 @@ from webapp.extensions import db
 from webapp.jobs import redis_connection
 from webapp.models import MailSettings, SendingPause, TestRun
 from webapp.models.types import utcnow
+from webapp.smtpcheck import service as smtpcheck_service
 
 from fixtures_smtp import free_port
 
@@ -33,6 +36,27 @@ def only_run() -> TestRun:
 def saved() -> MailSettings:
     db.session.expire_all()
     return db.session.execute(db.select(MailSettings)).scalar_one()
+
+
+def everything_in_redis() -> bytes:
+    """Every value Redis holds, RQ's job hashes (their zlib-compressed pickles) decompressed."""
+    redis, found = redis_connection(), []
+    for key in redis.keys("*"):
+        kind = redis.type(key)
+        if kind == b"string":
+            found.append(redis.get(key) or b"")
+        elif kind == b"hash":
+            found.extend(redis.hgetall(key).values())
+        elif kind == b"list":
+            found.extend(redis.lrange(key, 0, -1))
+        elif kind in (b"set", b"zset"):
+            found.extend(redis.smembers(key) if kind == b"set" else redis.zrange(key, 0, -1))
+    for value in list(found):
+        try:
+            found.append(zlib.decompress(value))
+        except zlib.error:
+            pass
+    return b"\n".join(found)
 
 
 def test_the_test_uses_the_values_in_the_form_and_saves_nothing(admin_client, agency, smtp_server, run_worker):
@@ -87,11 +111,12 @@ def test_a_typed_password_is_used_and_never_kept(admin_client, agency, smtp_serv
 
     admin_client.post("/mail-settings/test", headers=HX,
                       data=typed(server.port, login="office@alpha.example", password="new-secret"))
-    queued = b"".join(value for key in redis_connection().keys("*")
-                      if redis_connection().type(key) == b"string"
-                      for value in [redis_connection().get(key) or b""])
-    assert b"new-secret" not in queued
+    run = only_run()
+    job = Job.fetch(f"testrun-{run.id}", connection=redis_connection())
+    assert job.args == (run.id,) and job.kwargs == {}  # the job takes the run's id, nothing else
+    assert b"new-secret" not in everything_in_redis()
     run_worker()
+    db.session.expire_all()
 
     assert only_run().ok is True
     assert mail_secrets.decrypt(saved().password_encrypted) == "old-secret"
@@ -175,3 +200,82 @@ def test_an_expired_session_with_csrf_on_is_a_401_too(app_config, client, agency
 def test_without_htmx_an_expired_session_still_redirects_to_sign_in(client, agency):
     answer = client.get("/mail-settings")
     assert answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"]
+
+
+def test_the_stored_password_is_checked_again_when_the_job_runs(admin_client, agency, smtp_server, run_worker):
+    """Admin X saves a server of their own with a junk password and starts a test; before the
+    job runs, admin Y saves the real server and the real password: the job must not send Y's
+    password to X's server."""
+    elsewhere = smtp_server(login="office@alpha.example", password="real-secret", auth_required=True)
+    point_agency_at(agency, elsewhere, login="office@alpha.example", password="junk")
+    admin_client.post("/mail-settings/test", headers=HX)  # the saved settings, stored password
+
+    real = smtp_server(login="office@alpha.example", password="real-secret", auth_required=True)
+    settings = agency.mail_settings
+    settings.host, settings.port = "127.0.0.1", real.port
+    settings.password_encrypted = mail_secrets.encrypt("real-secret")
+    db.session.commit()
+    run_worker()
+
+    run = only_run()
+    assert run.ok is False and run.hint_code == "stored_password_elsewhere"
+    assert elsewhere.handler.auth_attempts == [] and elsewhere.handler.received == []
+    result = admin_client.get(f"/mail-settings/test/{run.id}").text
+    assert "Сохранённый пароль не отправлен" in result and 'data-field="password"' in result
+
+
+def test_a_retried_job_still_has_the_typed_password(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="new-secret"))
+    smtpcheck_service.tested_settings(only_run())  # a first attempt of the job read the password, then died
+
+    run_worker()  # the retry
+
+    db.session.expire_all()
+    assert only_run().ok is True, only_run().steps
+    assert redis_connection().keys("testrun:*:password") == []
+
+
+def test_a_failed_run_deletes_the_typed_password(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="right", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="right")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="wrong"))
+    run_worker()
+    assert only_run().ok is False
+    assert redis_connection().keys("testrun:*:password") == []
+
+
+def test_an_expired_typed_password_says_so_on_the_password_field(admin_client, agency, smtp_server, run_worker):
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+    admin_client.post("/mail-settings/test", headers=HX,
+                      data=typed(server.port, login="office@alpha.example", password="new-secret"))
+    for key in redis_connection().keys("testrun:*:password"):
+        redis_connection().delete(key)  # the job waited longer than the password is kept
+
+    run_worker()
+
+    run = only_run()
+    assert run.ok is False and run.hint_code == "typed_password_expired"
+    assert server.handler.auth_attempts == []
+    result = admin_client.get(f"/mail-settings/test/{run.id}").text
+    assert "Срок хранения введённого пароля истёк" in result and 'data-field="password"' in result
+    # The page that started it gets the result through the stream: the message goes to the
+    # password field's own container too.
+    streamed = admin_client.get(f"/mail-settings/test/{run.id}/stream").text
+    field = streamed.split('id="password-message"', 1)[1].split("</div>", 1)[0]
+    assert 'hx-swap-oob="true"' in field and "Введите пароль ещё раз" in field
+    last_test = admin_client.get("/mail-settings").text.split('class="last-test"', 1)[1].split("</p>", 1)[0]
+    assert "Срок хранения введённого пароля истёк" in last_test
+
+
+def test_the_pause_notice_says_what_resumes_sending(admin_client, agency):
+    db.session.add(SendingPause(agency_id=agency.id, hint_code="auth_failed", reply="535 no", paused_at=utcnow()))
+    db.session.commit()
+    notice = admin_client.get("/mail-settings").text.split('class="flash flash-error paused"', 1)[1].split("</p>", 1)[0]
+    assert "фоновая проверка сохранённых настроек" in notice
+    assert "изменённые настройки подключения" in notice
+    assert "успешного тестового письма с сохранёнными настройками" in notice

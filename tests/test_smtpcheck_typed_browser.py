@@ -101,3 +101,49 @@ def test_an_inline_error_colours_its_field(page, admin, agency):
     page.fill("#copies_email", "copies@alpha.example")
     page.press("#copies_email", "Tab")
     expect(page.locator("#copies_email")).not_to_have_attribute("aria-invalid", "true")
+
+
+@pytest.mark.parametrize("status, content_type, body", [
+    (502, "text/plain", "<b>upstream</b> connect error: Bad Gateway"),
+    (503, "text/html", "<html><body><h1>nginx proxy: Service Unavailable</h1></body></html>"),
+    (500, "application/json", '{"error": "upstream exploded"}'),
+])
+def test_an_answer_that_is_not_the_apps_own_error_shows_the_generic_message(page, admin, agency, status,
+                                                                              content_type, body):
+    browser_sign_in(page, admin)
+    page.goto("/mail-settings")
+    # A proxy in front of the app answers instead of it.
+    page.route("**/mail-settings/validate/host",
+               lambda route: route.fulfill(status=status, content_type=content_type, body=body))
+
+    page.fill("#host", "smtp.yandex.ru")
+    page.press("#host", "Tab")
+
+    shown = page.locator("#host-message [data-htmx-error]")
+    shown.wait_for()
+    assert f"Сервер ответил ошибкой ({status})" in shown.inner_text()
+    message = page.locator("#host-message").inner_html()
+    assert "upstream" not in message and "nginx" not in message and "<b>" not in message
+    assert page.locator("#host-message").count() == 1
+
+
+def test_a_typed_password_that_expired_before_the_job_ran_says_so_on_the_password_field(
+        page, admin, agency, smtp_server, run_worker):
+    from webapp.jobs import redis_connection
+    server = smtp_server(login="office@alpha.example", password="new-secret", auth_required=True)
+    point_agency_at(agency, server, login="office@alpha.example", password="old-secret")
+    browser_sign_in(page, admin)
+    page.goto("/mail-settings")
+
+    page.fill("#password", "new-secret")
+    page.click("button.send-test")
+    page.locator("#test-run .test-run").wait_for(state="attached")
+    for key in redis_connection().keys("testrun:*:password"):
+        redis_connection().delete(key)  # the job waited longer than the typed password is kept
+    run_worker()
+
+    message = page.locator("#password-message .field-error")
+    message.wait_for(timeout=20_000)
+    assert "Срок хранения введённого пароля истёк" in message.inner_text()
+    assert "Введите пароль ещё раз" in page.locator(".test-result").inner_text()
+    assert server.handler.auth_attempts == []

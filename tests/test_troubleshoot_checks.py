@@ -180,6 +180,17 @@ def test_sender_domain_against_login_domain(agency, sender_in_test_domain):
     assert result.status == "problem" and result.link.anchor == "sender_address"
 
 
+def test_sender_domain_follows_the_sender_rule_and_names_every_empty_field(agency):
+    settings = agency.mail_settings
+    settings.login, settings.sender_address = "robot", ""
+    agency.email = None  # nothing to send from: no check may say the agency address is used
+    db.session.commit()
+    results = [run(agency, check) for check in (checks.check_sender_domain, checks.check_spf)]
+    assert [result.status for result in results] == ["unknown", "unknown"]
+    for result in results:
+        assert "адрес агентства" in result.detail and result.link.anchor == "sender_address"
+
+
 def test_recent_spam_rejections(agency):
     assert run(agency, checks.check_spam_rejections).status == "ok"
     add_email(agency, "failed", hint_code="rejected_as_spam", code=550, reply="550 5.7.1 spam detected")

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -134,13 +134,22 @@ def sse_response(key: str, render: Callable[[str, dict], str], *, after: str = "
     values only. A stream whose "done" is at or before `after` ends at once, and so does an
     expired one when `finished` says the run is over: no "done" is coming for them.
     """
+    if after == "0":
+        # A new EventSource sends no Last-Event-ID: static/event-streams.js puts the last id the
+        # page received in the URL instead, so a reconnection after a refusal replays nothing twice.
+        after = request.args.get("last_event_id", "0")
     if not valid_stream_id(after):
         return Response(_("Last-Event-ID: must be the id of an event of this stream, "
                           "such as 1733400000000-0."), 400, mimetype="text/plain")
     slot = _StreamSlot(current_user.id, current_user.agency_id, limit_s)
     refused = slot.take()
     if refused:
-        # EventSource retries by itself, later; the page shows that it is waiting.
+        # A non-200 answer closes an EventSource for good (HTML spec: "fail the connection"), and
+        # it cannot read Retry-After. htmx-ext-sse (static/vendor/htmx-ext-sse-2.2.4.js, onerror)
+        # then opens a new one, 0.5 s later, then 1, 2, 4 ... s, at most 64 s apart, for as long as
+        # the view is on the page; the view shows that it is waiting (static/event-streams.js),
+        # and the new one resumes after the last event the page received. Retry-After is for
+        # other clients.
         message = _("%(why)s Close another tab with a test email or a troubleshooting run; this "
                     "one resumes by itself.", why=refused)
         return Response(message, 429, mimetype="text/plain",

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 
 from webapp import mail_secrets
@@ -61,11 +62,50 @@ class TypedSettings:
     remove_password: bool = False
 
 
+@dataclass(frozen=True)
+class RunRefusal:
+    """Why a started run sent nothing, decided when its job ran (not a server's answer): shown
+    like a hint, on the field to change; recorded as the run's hint code."""
+
+    code: str
+    title: object
+    detail: object
+    fix: object
+    field: str | None = "password"
+    reply: str = ""
+    kind: str | None = None  # no consequence for notifications: only this test stopped
+    consequence: str = ""
+    troubleshooting_check: str | None = None
+    variant: str | None = None
+
+
+STORED_PASSWORD_ELSEWHERE = RunRefusal(
+    "stored_password_elsewhere",
+    _l("The stored password was not sent"),
+    _l("The saved settings changed after this test started: the stored password now belongs to "
+       "another server than the one this test was to reach, and it is sent only to its own server."),
+    _l("Type the password in the SMTP password field and send the test email again."))
+TYPED_PASSWORD_EXPIRED = RunRefusal(
+    "typed_password_expired",
+    _l("The typed password expired"),
+    _l("The password typed for this test is kept only for an hour while the test waits to run, "
+       "and this test did not run in time: nothing was sent."),
+    _l("Type the password again and send the test email again."))
+RUN_REFUSALS = {refusal.code: refusal for refusal in (STORED_PASSWORD_ELSEWHERE, TYPED_PASSWORD_EXPIRED)}
+
+
+class RunCannotProceed(Exception):
+    """The job refuses to test: `hint` (a RunRefusal) says why and which field to change."""
+
+    def __init__(self, hint: RunRefusal):
+        super().__init__(hint.code)
+        self.hint = hint
+
+
 def start_test_run(agency: Agency, user: User | None, typed: TypedSettings | None = None) -> TestRun:
     """Record a run and queue its job; refuses past the hourly limit or without an agency address.
 
     With `typed`, the run tests those values (nothing is saved); without, the saved settings."""
-    from flask_babel import lazy_gettext as _l
     view = settings_view(agency)
     saved = {name: getattr(view, name) for name in TESTED_FIELDS}
     values = typed.values if typed else saved
@@ -137,6 +177,8 @@ def execute_test_run(run_id: str) -> TestRun:
     agency = db.session.get(Agency, run.agency_id)
     try:
         settings = tested_settings(run)
+    except RunCannotProceed as refused:
+        return _finish_run(run, ok=False, steps=[], failed_step=None, hint=refused.hint)
     except (MailNotConfigured, MailSecretError):
         # Settings emptied, or a stored password no key decrypts, after the run was started:
         # end the run anyway, or its page would wait forever.
@@ -155,11 +197,18 @@ def tested_settings(run: TestRun) -> SmtpSettings:
     if "password" not in snapshot:
         return smtp_settings_for(run.agency_id)
     if snapshot["password"] == "typed":
-        token = redis_connection().getdel(_typed_password_key(run.id))
+        # Read, not taken: a retried job needs it again; the run's end deletes it.
+        token = redis_connection().get(_typed_password_key(run.id))
         if token is None:
-            raise MailNotConfigured("the typed password of this run has expired")
+            raise RunCannotProceed(TYPED_PASSWORD_EXPIRED)
         password = mail_secrets.decrypt(token.decode())
     elif snapshot["password"] == "stored":
+        # Checked again now, against what is stored now: the password may have been saved for
+        # another server since the run started, and must not go to the one this run tests.
+        if snapshot["login"] and not stored_password_usable(
+                settings_view(db.session.get(Agency, run.agency_id)),
+                snapshot["host"], snapshot["port"], snapshot["security"]):
+            raise RunCannotProceed(STORED_PASSWORD_ELSEWHERE)
         stored = db.session.execute(select(MailSettings.password_encrypted)
                                     .filter_by(agency_id=run.agency_id)).scalar_one_or_none()
         if not stored:
@@ -210,6 +259,7 @@ def _finish_run(run: TestRun, *, ok: bool, steps, failed_step, hint,
     run.hint_reply = (hint.reply if hint else "")[:1000]
     run.finished_at = utcnow()
     db.session.commit()
+    redis_connection().delete(_typed_password_key(run.id))  # the run is over: so is its password
     publish(events_key(run.id), "result", {"ok": run.ok})
     publish(events_key(run.id), "done", {})
     return run
@@ -266,4 +316,6 @@ def test_email_status(agency_id: int) -> TestEmailStatus:
 def run_hint(run: TestRun):
     if not run.hint_code:
         return None
+    if run.hint_code in RUN_REFUSALS:
+        return RUN_REFUSALS[run.hint_code]
     return hint_for(run.hint_code, variant=run.hint_variant, reply=run.hint_reply, step=run.failed_step)

@@ -343,8 +343,9 @@ def check_sender_identity(ctx: CheckContext) -> CheckResult:
 
 def _no_sender(base: dict) -> CheckResult:
     return CheckResult(**base, status=UNKNOWN, title=_("Could not check: no sender domain"),
-                       detail=_("Neither the sender address nor the login is an email address."),
-                       fix=_("Fill in the login as the full mailbox address."), link=_settings_link("login"))
+                       detail=_("The sender address and the agency email are empty and the login is not an email address."),
+                       fix=_("Fill in the sender address, or the agency email, or the login as the full mailbox address."),
+                       link=_settings_link("sender_address"))
 
 
 def _dns_unknown(base: dict, what: str, reason: str) -> CheckResult:
@@ -413,15 +414,19 @@ def check_dmarc(ctx: CheckContext) -> CheckResult:
 
 def check_sender_domain(ctx: CheckContext) -> CheckResult:
     base = dict(check="sender_domain", area="spam")
-    sender, login = ctx.settings.sender_address.strip().lower(), ctx.settings.login.strip().lower()
-    if not sender and "@" not in login:
+    try:
+        sender = sender_identity(ctx.settings)  # the one rule every message is built with
+    except NoSenderAddress:
+        return _no_sender(base)
+    if sender.source == "agency_email":
         return CheckResult(**base, status=OK, title=_("Mail goes out from the agency address"))
-    if not sender:
+    if sender.source == "login":
         return CheckResult(**base, status=OK, title=_("Mail goes out from the login mailbox itself"))
+    login = ctx.settings.login.strip().lower()
     if "@" not in login:
         return CheckResult(**base, status=UNKNOWN, title=_("Could not compare the sender with the login"),
                            detail=_("The login is not an email address."))
-    sender_part, login_part = sender.rpartition("@")[2], login.rpartition("@")[2]
+    sender_part, login_part = sender.domain, login.rpartition("@")[2].rstrip(".")
     if sender_part == login_part:
         return CheckResult(**base, status=OK, title=_("The sender address is in the login's domain %(domain)s", domain=login_part))
     return CheckResult(**base, status=PROBLEM,
