@@ -3,7 +3,7 @@ and size stay for the email log; refused documents: the request (Idempotency-Key
 was noted for, so that its retries are not counted again
 
 Revision ID: 3f9a6c1e7d24
-Revises: 7b4e1c9d2a60
+Revises: b7e3d1a4c2f9
 Create Date: 2026-12-05 13:10:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3f9a6c1e7d24'
-down_revision = '7b4e1c9d2a60'
+down_revision = 'b7e3d1a4c2f9'
 branch_labels = None
 depends_on = None
 
