@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from redis import Redis
 from sqlalchemy import select
@@ -39,10 +40,27 @@ return 0
 """
 
 
+# The bounds of an agency's own connection cap: one at least, and never as many as Postfix
+# opens to a whole destination (a mailbox is not one).
+CONNECTION_CAP_BOUNDS = (1, 10)
+
+
+def _settings(agency_id: int):
+    # No settings row yet: the defaults (the sender then pauses for the missing settings).
+    return db.session.execute(
+        select(MailSettings.host, MailSettings.connection_cap, MailSettings.rate_per_minute,
+               MailSettings.rate_per_day).filter_by(agency_id=agency_id)).first() \
+        or MailSettings(host="")
+
+
 def connection_cap(agency_id: int) -> int:
-    """The most connections the agency's server gets at once: its provider's, or the default."""
-    host = db.session.execute(select(MailSettings.host).filter_by(agency_id=agency_id)).scalar()
-    preset = preset_for_host(host)
+    """The most connections the agency's server gets at once: the agency's own setting (within
+    CONNECTION_CAP_BOUNDS), its provider's, or the default."""
+    settings = _settings(agency_id)
+    if settings.connection_cap:
+        low, high = CONNECTION_CAP_BOUNDS
+        return min(max(settings.connection_cap, low), high)
+    preset = preset_for_host(settings.host)
     return getattr(preset, "connection_cap", None) or DEFAULT_CONNECTION_CAP
 
 
@@ -92,3 +110,88 @@ class Slot:
 def slots_in_use(agency_id: int, now: datetime | None = None) -> int:
     """Connections the agency's server has from us now (for pages and tests)."""
     return redis_connection().zcount(SLOTS_KEY.format(agency_id=agency_id), f"({_seconds(now)}", "+inf")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Messages the agency's mailbox may send in any minute and any 24 hours (None: no limit)."""
+    per_minute: int | None = None
+    per_day: int | None = None
+
+
+# (limit name, bucket seconds, buckets): a rolling window counted in buckets, as providers count
+# theirs ("a rolling 24-hour period, not a set time of day", Google's page in presets).
+_WINDOWS = (("per_minute", 10, 6), ("per_day", 3600, 24))
+RATE_KEY = "outbox:rate:{agency_id}"
+
+# Grant up to ARGV[1] messages now under each window's limit; returns {granted, opens_at}, where
+# opens_at (when nothing was granted) is when the fullest window frees its oldest bucket.
+_RESERVE = """
+local want, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local grant, opens = want, 0
+local windows = {}
+for i = 0, (#ARGV - 2) / 3 - 1 do
+  local limit, size, n = tonumber(ARGV[3 + i * 3]), tonumber(ARGV[4 + i * 3]), tonumber(ARGV[5 + i * 3])
+  local current = math.floor(now / size)
+  local used, oldest = 0, nil
+  for b = current - n + 1, current do
+    local count = tonumber(redis.call('GET', KEYS[1] .. ':' .. size .. ':' .. b) or '0')
+    used = used + count
+    if count > 0 and oldest == nil then oldest = b end
+  end
+  if limit - used < grant then
+    grant = math.max(limit - used, 0)
+    if grant == 0 then opens = math.max(opens, ((oldest or current) + n) * size) end
+  end
+  windows[#windows + 1] = {KEYS[1] .. ':' .. size .. ':' .. current, size * n + 60}
+end
+if grant > 0 then
+  for _, w in ipairs(windows) do
+    redis.call('INCRBY', w[1], grant)
+    redis.call('EXPIRE', w[1], w[2])
+  end
+end
+return {grant, tostring(opens)}
+"""
+
+
+def rates(agency_id: int) -> Rates:
+    """The agency's sending rates: its own, else its provider's published limits, else none."""
+    settings = _settings(agency_id)
+    preset = preset_for_host(settings.host)
+    return Rates(settings.rate_per_minute or (preset.per_minute if preset else None),
+                 settings.rate_per_day or (preset.per_day if preset else None))
+
+
+@dataclass(frozen=True)
+class Allowance:
+    granted: int
+    opens_at: datetime | None  # when nothing was granted: when the limit lets messages go again
+
+
+def reserve(agency_id: int, limits: Rates, want: int, now: datetime | None = None) -> Allowance:
+    """Take up to `want` messages of the agency's allowance (all of them without limits)."""
+    arguments = []
+    for name, size, buckets in _WINDOWS:
+        limit = getattr(limits, name)
+        if limit:
+            arguments += [limit, size, buckets]
+    if not arguments:
+        return Allowance(want, None)
+    granted, opens = redis_connection().eval(_RESERVE, 1, RATE_KEY.format(agency_id=agency_id),
+                                            want, _seconds(now), *arguments)
+    opens_at = (datetime.fromtimestamp(float(opens), timezone.utc)
+                if int(granted) == 0 else None)
+    return Allowance(int(granted), opens_at)
+
+
+def give_back(agency_id: int, limits: Rates, count: int, now: datetime | None = None) -> None:
+    """Messages reserved but never claimed (fewer rows were due) return to the allowance."""
+    if count <= 0:
+        return
+    at = _seconds(now)
+    pipe = redis_connection().pipeline()
+    for name, size, _ in _WINDOWS:
+        if getattr(limits, name):
+            pipe.decrby(f"{RATE_KEY.format(agency_id=agency_id)}:{size}:{int(at // size)}", count)
+    pipe.execute()

@@ -15,6 +15,7 @@ WORKER_LOST_IN_FLIGHT = "worker_lost_in_flight"
 WORKER_LOST_RECORD = "worker_lost_record"
 SETTINGS_FAILING = "settings_failing"
 SENDING_PAUSED = "sending_paused"
+WAITING_FOR_LIMIT = "waiting_for_limit"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -35,4 +36,5 @@ TITLES = {
                          "a few minutes, and sending pauses if it fails again"),
     SENDING_PAUSED: _l("Waiting: sending is paused until the mail server takes the agency's "
                        "settings again"),
+    WAITING_FOR_LIMIT: _l("Waiting for the sending limit of the agency's mailbox; goes at"),
 }

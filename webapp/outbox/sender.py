@@ -115,7 +115,7 @@ def send_due(agency_id: int, *, now: datetime | None = None) -> SendReport:
         report.add(other)
     if sessions.errors:
         raise sessions.errors[0]
-    if report.paused or report.failing or not sessions.any_slot:
+    if report.paused or report.failing or sessions.limited or not sessions.any_slot:
         # Without a slot, the sessions holding them queue the next job when they end (below),
         # or, if their worker died, the sweep does once the slots expired.
         return report
@@ -139,6 +139,8 @@ class _Sessions:
         self.started = time.monotonic()
         self.halt = threading.Event()  # sending paused or failing: no session claims again
         self.any_slot = False
+        self.rates = limits.rates(agency_id)
+        self.limited = False  # a sending limit holds the rest back until it lets them go
         self.errors: list[BaseException] = []
         self._threads: list[tuple[threading.Thread, SendReport]] = []
         self._lock = threading.Lock()
@@ -191,7 +193,14 @@ def _run_session(sessions: _Sessions, report: SendReport) -> None:
             if sessions.halt.is_set() or time.monotonic() - sessions.started > JOB_TIME_BUDGET_S:
                 return
             session.expire_all()
-            rows = claim_due(agency_id, now=sessions.now or utcnow(), limit=sessions.batch_size)
+            moment = sessions.now or utcnow()
+            allowance = limits.reserve(agency_id, sessions.rates, sessions.batch_size, moment)
+            if not allowance.granted:
+                sessions.limited = True
+                _wait_for_limit(agency_id, allowance.opens_at, moment)
+                return
+            rows = claim_due(agency_id, now=moment, limit=allowance.granted)
+            limits.give_back(agency_id, sessions.rates, allowance.granted - len(rows), moment)
             if not rows:
                 return
             if len(rows) == sessions.batch_size:
@@ -207,6 +216,21 @@ def _run_session(sessions: _Sessions, report: SendReport) -> None:
     finally:
         session.expire_on_commit = True
         slot.release()
+
+
+def _wait_for_limit(agency_id: int, opens_at: datetime, now: datetime) -> None:
+    """The agency's sending limit is used up: its next due rows wait, shown as such in the email
+    log with the time they go (never failed), and the sweep wakes the agency then. A bounded
+    number each time, oldest first: a backlog of a million is labelled as it comes up."""
+    waiting = (select(OutboxEmail.id)
+               .where(OutboxEmail.agency_id == agency_id, due_condition(now),
+                      OutboxEmail.status == "queued")
+               .order_by(OutboxEmail.next_attempt_at).limit(BATCH_SIZE * BATCHES_PER_JOB))
+    db.session.execute(
+        update(OutboxEmail).where(OutboxEmail.id.in_(waiting.scalar_subquery()))
+        .values(status_reason=reasons.WAITING_FOR_LIMIT, next_attempt_at=opens_at, updated_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 def _backlog(agency_id: int, now: datetime, cap: int) -> int:

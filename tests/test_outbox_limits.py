@@ -1,0 +1,105 @@
+"""An agency's sending rate holds: what the limit holds back waits, shown in the email log with
+the time it goes, never failed; the providers' published limits are the defaults."""
+import collections
+from datetime import timedelta
+
+from outbox_helpers import point_agency_at
+from webapp.extensions import db
+from webapp.mailsettings.presets import PRESETS
+from webapp.models import OutboxEmail
+from webapp.models.types import utcnow
+from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
+from webapp.outbox import limits, reasons
+from webapp.outbox.sender import send_due
+from webapp.outbox.service import queue_email
+
+
+def queue(agency, count):
+    for n in range(count):
+        queue_email(agency.id, REGISTRATION_CONFIRMATION, f"client{n}@example.org",
+                    sample_context(REGISTRATION_CONFIRMATION), f"registration:{n}")
+    db.session.commit()
+
+
+def rows():
+    db.session.expire_all()
+    return db.session.execute(db.select(OutboxEmail).order_by(OutboxEmail.id)).scalars().all()
+
+
+def test_a_rate_per_minute_holds_and_the_rest_waits_for_it(agency, smtp_server, admin_client):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    agency.mail_settings.rate_per_minute = 5
+    db.session.commit()
+    queue(agency, 12)
+    start = utcnow()
+
+    send_due(agency.id, now=start)
+
+    assert len(server.handler.received) == 5
+    waiting = [row for row in rows() if row.status == "queued"]
+    assert len(waiting) == 7
+    assert {row.status_reason for row in waiting} == {reasons.WAITING_FOR_LIMIT}
+    goes_at = {row.next_attempt_at for row in waiting}
+    (opens,) = goes_at
+    assert start < opens <= start + timedelta(seconds=60)
+    page = admin_client.get("/email-log/").get_data(as_text=True)
+    # The site speaks Russian by default: "waiting for the sending limit ...; goes at <time>".
+    assert page.count("Ждёт лимита отправки почтового ящика агентства; уйдёт в") == 7
+    assert not [row for row in rows() if row.status == "failed"]
+
+    send_due(agency.id, now=opens - timedelta(seconds=1))  # not yet: the minute is not over
+    assert len(server.handler.received) == 5
+    send_due(agency.id, now=opens)
+    assert len(server.handler.received) == 10
+    (opens,) = {row.next_attempt_at for row in rows() if row.status == "queued"}
+    send_due(agency.id, now=opens)
+
+    assert collections.Counter(row.status for row in rows()) == {"sent": 12}
+    assert len(server.handler.received) == 12
+
+
+def test_a_daily_limit_holds_until_the_day_has_passed(agency, smtp_server):
+    server = smtp_server()
+    point_agency_at(agency, server)
+    agency.mail_settings.rate_per_day = 3
+    db.session.commit()
+    queue(agency, 5)
+    start = utcnow()
+
+    send_due(agency.id, now=start)
+    send_due(agency.id, now=start + timedelta(hours=12))
+
+    assert len(server.handler.received) == 3
+    (opens,) = {row.next_attempt_at for row in rows() if row.status == "queued"}
+    assert start + timedelta(hours=23) < opens <= start + timedelta(hours=24)
+    send_due(agency.id, now=opens)
+    assert len(server.handler.received) == 5
+
+
+def test_the_providers_published_limits_are_the_defaults(agency):
+    settings = agency.mail_settings
+    published = {preset.host: (preset.per_minute, preset.per_day) for preset in PRESETS}
+    for host, expected in published.items():
+        settings.host = host
+        db.session.commit()
+        assert limits.rates(agency.id) == limits.Rates(*expected)
+    assert published["smtp.office365.com"] == (30, 10000)
+    assert published["smtp.yandex.ru"] == (None, 500)
+    assert published["smtp.mail.ru"] == (None, None)  # Mail.ru publishes none
+    assert all(preset.limits_source.startswith("https://") for preset in PRESETS
+               if preset.per_minute or preset.per_day)
+    settings.host, settings.rate_per_day = "smtp.yandex.ru", 200
+    db.session.commit()
+    assert limits.rates(agency.id) == limits.Rates(None, 200)  # the agency's own wins
+
+
+def test_the_connection_cap_stays_within_safe_bounds(agency):
+    settings = agency.mail_settings
+    assert limits.connection_cap(agency.id) == limits.DEFAULT_CONNECTION_CAP
+    settings.connection_cap = 500
+    db.session.commit()
+    assert limits.connection_cap(agency.id) == limits.CONNECTION_CAP_BOUNDS[1]
+    settings.connection_cap = 1
+    db.session.commit()
+    assert limits.connection_cap(agency.id) == 1
