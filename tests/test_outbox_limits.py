@@ -1,6 +1,7 @@
 """An agency's sending rate holds: what the limit holds back waits, shown in the email log with
 the time it goes, never failed; the providers' published limits are the defaults."""
 import collections
+import re
 from datetime import timedelta
 
 from outbox_helpers import point_agency_at
@@ -103,3 +104,25 @@ def test_the_connection_cap_stays_within_safe_bounds(agency):
     settings.connection_cap = 1
     db.session.commit()
     assert limits.connection_cap(agency.id) == 1
+
+
+def test_a_daily_limit_the_queue_exceeds_is_shown_on_settings_and_troubleshooting(
+        agency, admin_client):
+    from webapp.troubleshoot import checks
+    agency.mail_settings.rate_per_day = 3
+    db.session.commit()
+    queue(agency, 3)
+    assert "daily-limit" not in admin_client.get("/mail-settings").get_data(as_text=True)
+    assert checks.check_daily_limit(checks.make_context(agency)).status == checks.OK
+
+    queue_email(agency.id, REGISTRATION_CONFIRMATION, "one-more@example.org",
+                sample_context(REGISTRATION_CONFIRMATION), "registration:one-more")
+    db.session.commit()
+
+    page = admin_client.get("/mail-settings").get_data(as_text=True)
+    notice = re.search(r'<p [^>]*id="daily-limit">([^<]*)</p>', page).group(1)
+    # The limit (3 in 24 hours), the emails waiting (4), what the next 24 hours allow (3).
+    assert sorted(re.findall(r"\d+", notice)) == ["24", "24", "3", "3", "4"]
+    result = checks.check_daily_limit(checks.make_context(agency))
+    assert result.status == checks.PROBLEM
+    assert "3" in result.title and "4" in result.detail

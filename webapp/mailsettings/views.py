@@ -10,6 +10,7 @@ from webapp.mailsettings import service
 from webapp.mailsettings.forms import (FIELD_NAMES, MailSettingsForm, form_data, form_with_only,
                                        related_fields)
 from webapp.mailsettings.presets import PRESETS, presets_for_browser
+from webapp.outbox.limits import daily_outlook
 from webapp.tenancy import current_agency
 
 bp = Blueprint("mailsettings", __name__, url_prefix="/mail-settings")
@@ -30,7 +31,8 @@ def edit():
     template = "mailsettings/_form.html" if request.headers.get("HX-Request") else "mailsettings/page.html"
     return render_template(template, form=form, view=view, presets=PRESETS,
                            browser_presets=presets_for_browser(), inline_check=_inline_check,
-                           history=service.history(agency.id), labels=_labels(form))
+                           history=service.history(agency.id), labels=_labels(form),
+                           daily_limit=daily_outlook(agency.id))
 
 
 @bp.route("/validate/<name>", methods=["POST"])

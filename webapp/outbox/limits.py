@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.jobs import redis_connection
@@ -195,3 +195,36 @@ def give_back(agency_id: int, limits: Rates, count: int, now: datetime | None = 
         if getattr(limits, name):
             pipe.decrby(f"{RATE_KEY.format(agency_id=agency_id)}:{size}:{int(at // size)}", count)
     pipe.execute()
+
+
+@dataclass(frozen=True)
+class DailyOutlook:
+    """The agency's daily limit against what waits to be sent."""
+    per_day: int
+    left: int  # messages the rolling 24 hours still allow
+    waiting: int  # emails waiting to be sent (counted up to WAITING_COUNTED)
+
+    @property
+    def will_be_hit(self) -> bool:
+        """The limit will be reached before the queue drains: the rest goes a day later or more."""
+        return self.waiting > self.left
+
+
+WAITING_COUNTED = 100_000
+
+
+def daily_outlook(agency_id: int, now: datetime | None = None) -> DailyOutlook | None:
+    """For the settings and troubleshooting pages; None when the agency has no daily limit."""
+    per_day = rates(agency_id).per_day
+    if not per_day:
+        return None
+    _, size, buckets = _WINDOWS[1]
+    current = int(_seconds(now) // size)
+    key = RATE_KEY.format(agency_id=agency_id)
+    used = sum(int(count or 0) for count in redis_connection().mget(
+        [f"{key}:{size}:{bucket}" for bucket in range(current - buckets + 1, current + 1)]))
+    from webapp.models.outbox import AWAITING_SEND, OutboxEmail
+    waiting = (select(OutboxEmail.id).where(OutboxEmail.agency_id == agency_id, AWAITING_SEND)
+               .limit(WAITING_COUNTED).subquery())
+    count = db.session.execute(select(func.count()).select_from(waiting)).scalar_one()
+    return DailyOutlook(per_day, max(per_day - used, 0), count)
