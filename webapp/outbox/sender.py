@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
@@ -19,6 +19,7 @@ from webapp.mail_secrets import MailSecretError
 from webapp.mailsettings.service import MailNotConfigured, smtp_settings_for
 from webapp.mailtemplates.render import AgencyTemplate, TemplateMissing, load_template
 from webapp.models import MailSettings, OutboxEmail, SendingPause
+from webapp.models.outbox import DEADLINE_AWAITING, DEADLINE_INDEXED, DEADLINE_KINDS
 from webapp.models.types import utcnow
 from webapp.outbox import journal, limits, reasons
 from webapp.outbox.journal import Accepted, Journal
@@ -259,9 +260,24 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
     """Lease up to `limit` due rows to this caller (a crashed worker's rows come back once
     settle_abandoned has settled them) and open the batch's journal."""
     owner = str(uuid.uuid4())
-    candidates = (select(OutboxEmail.id)
-                  .where(OutboxEmail.agency_id == agency_id, due_condition(now))
+    postgresql = db.engine.dialect.name == "postgresql"
+
+    def due(*conditions, rank: int):
+        branch = (select(OutboxEmail.id, literal(rank).label("rank"), OutboxEmail.next_attempt_at)
+                  .where(OutboxEmail.agency_id == agency_id, *conditions)
                   .order_by(OutboxEmail.next_attempt_at).limit(limit))
+        if postgresql:
+            branch = branch.with_for_update(skip_locked=True)
+        return branch.subquery().select()
+
+    # Deadline-critical emails first (their own index), then all in the order they fell due: a
+    # row in both lists counts once, as deadline-critical. (Excluding those from the second list
+    # would have it read past every one of them, a whole backlog of confirmations.)
+    both = union_all(
+        due(DEADLINE_INDEXED, DEADLINE_AWAITING, OutboxEmail.next_attempt_at <= now, rank=0),
+        due(due_condition(now), rank=1)).subquery()
+    candidates = (select(both.c.id).group_by(both.c.id)
+                  .order_by(func.min(both.c.rank), func.min(both.c.next_attempt_at)).limit(limit))
     claim = (update(OutboxEmail)
              .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
                      resent_after_unknown=case((OutboxEmail.status == "unknown", True),
@@ -270,8 +286,7 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
     if db.engine.dialect.name == "postgresql":
         # Materialized, so the candidates are picked once: as a plain subquery PostgreSQL may
         # rescan it for each row of a nested-loop join, and LIMIT then claims more than `limit`.
-        candidates = (candidates.with_for_update(skip_locked=True).cte("candidates")
-                      .prefix_with("MATERIALIZED"))
+        candidates = candidates.cte("candidates").prefix_with("MATERIALIZED")
         # The due condition again: under READ COMMITTED another worker may have claimed a row
         # between our subquery and our update.
         claim = claim.where(OutboxEmail.id.in_(select(candidates.c.id)), due_condition(now))
@@ -281,8 +296,9 @@ def claim_due(agency_id: int, *, now: datetime, limit: int = BATCH_SIZE) -> list
         # looking up the hundred ids.
         claim = claim.where(OutboxEmail.id.in_(candidates.scalar_subquery()))
     # populate_existing: settling may have loaded some of these rows before.
+    # Sent in this order: deadline-critical ones first.
     rows = sorted(db.session.scalars(claim, execution_options={"populate_existing": True}),
-                  key=lambda row: row.id)
+                  key=lambda row: (row.kind not in DEADLINE_KINDS, row.id))
     db.session.commit()
     # Before any message of the batch can go: from here on a missing journal means a lost one.
     journal.start(owner)
