@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from outbox_helpers import point_agency_at
 from webapp.extensions import db
-from webapp.mailsettings.presets import PRESETS
+from webapp.mailsettings.presets import PRESETS, preset_for_host
 from webapp.models import OutboxEmail
 from webapp.models.types import utcnow
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
@@ -126,3 +126,28 @@ def test_a_daily_limit_the_queue_exceeds_is_shown_on_settings_and_troubleshootin
     result = checks.check_daily_limit(checks.make_context(agency))
     assert result.status == checks.PROBLEM
     assert "3" in result.title and "4" in result.detail
+
+
+def test_an_admin_sets_the_limits_within_safe_bounds_and_bad_input_is_named(admin_client, agency):
+    from mailsettings_data import valid_form
+    response = admin_client.post("/mail-settings", data=valid_form(
+        connection_cap="2", rate_per_minute="20", rate_per_day="1500"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert limits.connection_cap(agency.id) == 2
+    assert limits.rates(agency.id) == limits.Rates(20, 1500)
+
+    page = admin_client.post("/mail-settings", data=valid_form(
+        connection_cap="50", rate_per_minute="20", rate_per_day="1500")).get_data(as_text=True)
+    message = re.search(r'id="connection_cap-message"[^>]*>(.*?)</', page, re.S)
+    assert message and re.findall(r"\d+", message.group(1)) == ["1", "10"]
+    db.session.expire_all()
+    assert limits.connection_cap(agency.id) == 2, "nothing saved"
+
+    # Emptied: the provider's published limits and the default cap.
+    assert admin_client.post("/mail-settings", data=valid_form(
+        connection_cap="", rate_per_minute="", rate_per_day="")).status_code == 302
+    db.session.expire_all()
+    assert limits.connection_cap(agency.id) == limits.DEFAULT_CONNECTION_CAP
+    provider = preset_for_host(valid_form()["host"])
+    assert limits.rates(agency.id) == limits.Rates(provider.per_minute, provider.per_day)
