@@ -3,6 +3,10 @@ once and the server answers 10 % with 451 and drops 2 % of connections right aft
 counts delivered, duplicated, lost and unknown from the database and the server's log.
 
     .venv/bin/python bench/chaos.py [--count 10000] [--kill-every 3] [--chaos-seconds 120]
+                                    [--delay-ms 40]
+
+The server is 40 ms away by default (bench/latency_proxy.py in front of the chaos sink), so a
+kill lands while many sessions are open in the worker, each with a message in flight.
 
 After the chaos phase the workers stop and this process plays the sweep and the passing of
 time: `send_due(now=...)` two hours ahead, so expired leases, 451 retries and the one resend of
@@ -15,7 +19,10 @@ import sys
 import time
 from datetime import timedelta
 
-from harness import ROOT, bench_site, free_port, queue_rows, table, wait_until, accepts
+import tempfile
+from pathlib import Path
+
+from harness import ROOT, LatencyProxy, bench_site, free_port, queue_rows, table, wait_until, accepts
 
 from webapp.extensions import db
 from webapp.models.types import utcnow
@@ -118,23 +125,33 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--kill-every", type=float, default=3.0)
     parser.add_argument("--chaos-seconds", type=float, default=120.0)
+    parser.add_argument("--delay-ms", type=float, default=40.0,
+                        help="the server's replies this late (bench/latency_proxy.py); 0: direct")
     args = parser.parse_args()
-    port = free_port()
-    with bench_site(port, agencies=4) as site:
-        log_path = site.workdir / "deliveries.log"
-        sink = start_sink(port, log_path)
+    with tempfile.TemporaryDirectory(prefix="bench-chaos-") as directory:
+        log_path = Path(directory) / "deliveries.log"
+        sink_port = free_port()
+        sink = start_sink(sink_port, log_path)
+        proxy = (LatencyProxy(sink_port, args.delay_ms, Path(directory) / "proxy.json")
+                 if args.delay_ms else None)
         try:
-            events = chaos_phase(site, args.count, args.kill_every, args.chaos_seconds)
-            rounds = final_phase(site)
-            result, statuses = tally(site, log_path)
+            with bench_site(proxy.port if proxy else sink_port, agencies=4) as site:
+                events = chaos_phase(site, args.count, args.kill_every, args.chaos_seconds)
+                if proxy:
+                    events["most connections open at once (proxy)"] = proxy.stats().get("peak")
+                rounds = final_phase(site)
+                result, statuses = tally(site, log_path)
         finally:
+            if proxy:
+                proxy.stop()
             sink.terminate()
             sink.wait(10)
     rows = [(name, value) for name, value in {**events, "final rounds": rounds}.items()]
     rows += [(name, value) for name, value in result.items()]
     rows.append(("statuses at the end", ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))))
     verdict = "PASS" if result["lost (never delivered)"] == 0 else "FAIL"
-    print(table(f"Chaos: {args.count:,} notifications — {verdict} (target: 0 lost)", rows,
+    away = f", every reply {args.delay_ms:g} ms late" if args.delay_ms else ""
+    print(table(f"Chaos: {args.count:,} notifications{away} — {verdict} (target: 0 lost)", rows,
                 ("what", "count")), flush=True)
 
 

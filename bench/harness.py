@@ -328,3 +328,64 @@ def table(title: str, rows: list[tuple], headers: tuple) -> str:
              "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+class LatencyProxy:
+    """bench/latency_proxy.py in front of a server's port: every reply `delay_ms` late."""
+
+    def __init__(self, upstream_port: int, delay_ms: float, stats_path: Path):
+        self.port, self.stats_path = free_port(), stats_path
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "latency_proxy.py"), str(self.port),
+             str(upstream_port), "--delay-ms", str(delay_ms), "--stats", str(stats_path)])
+        wait_until(lambda: accepts(self.port), timeout=10, what="latency proxy start")
+
+    def stats(self) -> dict:
+        import json
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(self.stats_path.read_text())
+        return {}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its descendants (KiB), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+class RssPeak:
+    """Samples the workers' resident memory (all of them together) every 0.2 s in a thread."""
+
+    def __init__(self, site: "BenchSite"):
+        import threading
+        self.site, self.peak_kib = site, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak_kib = max(self.peak_kib,
+                                sum(tree_rss_kib(worker.pid) for worker in self.site.workers))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib

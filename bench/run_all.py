@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("throughput.py", "schedule_tick.py", "claim_backlog.py", "web.py",
+SCRIPTS = ("throughput.py", "latency.py", "schedule_tick.py", "claim_backlog.py", "web.py",
            "test_email_latency.py", "chaos.py")
 CAP = 600  # seconds per benchmark: the whole run stays under 15 minutes on 2 cores
 

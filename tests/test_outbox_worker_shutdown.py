@@ -18,10 +18,13 @@ from webapp.extensions import db
 from webapp.jobs import MAIL_QUEUE, get_queue
 from webapp.models import OutboxEmail
 from webapp.notification_kinds import REGISTRATION_CONFIRMATION, sample_context
+from webapp.outbox.limits import DEFAULT_CONNECTION_CAP
 from webapp.outbox.sender import BATCH_SIZE
 from webapp.outbox.service import queue_email, wake
 
-MORE_THAN_A_BATCH = BATCH_SIZE + 20
+# A full batch for each of the agency's sessions (its connection cap), and as many after them.
+IN_FLIGHT = DEFAULT_CONNECTION_CAP * BATCH_SIZE
+MORE_THAN_A_BATCH = 2 * IN_FLIGHT
 
 
 @pytest.mark.parametrize("options", [(), ("--pool", "2")], ids=["one-worker", "pool"])
@@ -51,9 +54,9 @@ def test_sigterm_finishes_the_batch_in_flight_and_leaves_the_rest_queued(
     assert exit_code == 0
     db.session.expire_all()
     statuses = collections.Counter(db.session.execute(db.select(OutboxEmail.status)).scalars())
-    # The batch in flight was finished, the next one never started, no row was left 'sending'.
-    assert statuses == {"sent": BATCH_SIZE, "queued": MORE_THAN_A_BATCH - BATCH_SIZE}
-    assert len(server.handler.received) == BATCH_SIZE
+    # The batches in flight were finished, no next one started, no row was left 'sending'.
+    assert statuses == {"sent": IN_FLIGHT, "queued": MORE_THAN_A_BATCH - IN_FLIGHT}
+    assert len(server.handler.received) == IN_FLIGHT
     assert get_queue(MAIL_QUEUE).count == 1, "the rest was handed to the next worker"
 
     run_worker()

@@ -5,11 +5,19 @@ import threading
 from flask import current_app, has_app_context
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
+from rq.timeouts import TimerDeathPenalty
+from rq.worker import WorkerStatus
 
 # Every queue the workers listen on, in priority order: test emails and notifications first.
 MAIL_QUEUE = "mail"
 DEFAULT_QUEUE = "default"
 QUEUE_NAMES = (MAIL_QUEUE, DEFAULT_QUEUE)
+
+# Jobs one worker process runs at once, each in a thread: a send job spends its time waiting
+# for a mail server's replies (20-100 ms a round trip against real providers), so one process
+# keeps many servers busy. Each send job runs up to its agency's connection cap of sessions.
+JOB_THREADS = 32
 
 _worker_app = None
 _stop_requested = threading.Event()
@@ -28,8 +36,101 @@ def all_queues() -> list[Queue]:
 
 
 class MailWorker(SimpleWorker):
-    """The worker `flask worker` runs: RQ's SimpleWorker, which also lets the job it is running
-    know that a warm shutdown (SIGTERM, Ctrl-C) was asked for."""
+    """The worker `flask worker` runs: RQ's SimpleWorker running up to JOB_THREADS jobs at once,
+    each in a thread of this process (RQ dequeues, records and times them as usual), which also
+    lets its jobs know that a warm shutdown (SIGTERM, Ctrl-C) was asked for; it then waits for
+    the jobs under way before it leaves."""
+
+    # RQ's default timeout uses SIGALRM, which only the main thread can receive.
+    death_penalty_class = TimerDeathPenalty
+    job_threads = JOB_THREADS
+
+    def __init__(self, *args, **kwargs):
+        self._local = threading.local()
+        self._running: set[threading.Thread] = set()
+        self._running_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.job_threads)
+        self._handing_over = False
+        super().__init__(*args, **kwargs)
+
+    # RQ keeps the job being run (its execution) on the worker: one per thread here.
+    @property
+    def execution(self):
+        return getattr(self._local, "execution", None)
+
+    @execution.setter
+    def execution(self, value):
+        self._local.execution = value
+
+    def _shutdown(self):
+        # The main thread waits for the next job (a blocking pop of up to minutes) while the
+        # jobs run in their threads: it stops waiting at once; teardown waits for the jobs. Not
+        # while it hands a job it has just taken to a thread, which must not be lost.
+        if self.get_state() == WorkerStatus.BUSY and not self._handing_over:
+            self._stop_requested = True
+            self.set_shutdown_requested_date()
+            if self.scheduler:
+                self.stop_scheduler()
+            raise StopRequested()
+        super()._shutdown()
+
+    def execute_job(self, job, queue):
+        self._handing_over = True
+        try:
+            self._start_job(job, queue)
+        finally:
+            self._handing_over = False
+
+    def _start_job(self, job, queue):
+        while not self._slots.acquire(timeout=self.dequeue_timeout or 60):
+            self.heartbeat()  # every thread busy: stay registered while waiting for one
+        thread = threading.Thread(target=self._run_job, args=(job, queue), daemon=True,
+                                  name=f"rq-job-{job.id}")
+        with self._running_lock:
+            self._running.add(thread)
+        thread.start()
+
+    def _run_job(self, job, queue):
+        try:
+            self.prepare_execution(job)
+            self.perform_job(job, queue)
+        finally:
+            with self._running_lock:
+                self._running.discard(threading.current_thread())
+                idle = not self._running
+            self._slots.release()
+            if idle:
+                self.set_state(WorkerStatus.IDLE)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            if result is not None or timeout is not None:
+                return result
+            # --burst and the queues are empty, but a job under way may still queue another
+            # (a send job wakes its agency when more is due): wait for one to end, look again.
+            with self._running_lock:
+                running = list(self._running)
+            if not running:
+                return None
+            running[0].join()
+
+    def get_state(self):
+        # Busy while any job runs, so a warm shutdown waits for them (RQ's _shutdown asks).
+        with self._running_lock:
+            return WorkerStatus.BUSY if self._running else super().get_state()
+
+    def teardown(self):
+        """Before the worker leaves (a warm shutdown, or --burst drained the queues): the jobs
+        under way finish their batches (they stop early once stop_requested())."""
+        while True:
+            with self._running_lock:
+                running = list(self._running)
+            if not running:
+                break
+            for thread in running:
+                thread.join()
+        super().teardown()
 
     def request_stop(self, signum, frame):
         _stop_requested.set()

@@ -19,6 +19,7 @@ from wtforms.validators import Length, NumberRange, Optional, StopValidation, Va
 from webapp.mailsettings.presets import preset_for_host
 from webapp.mailsettings.service import stored_password_usable
 from webapp.notification_kinds import AGENCY_TOGGLES
+from webapp.outbox.limits import CONNECTION_CAP_BOUNDS
 from webapp.text_rules import HEADER_BREAKING
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
 
@@ -27,6 +28,7 @@ FIELD_NAMES = (
     "host", "port", "security", "login", "password", "sender_address", "sender_name",
     "agency_email", "copies_email", "payment_problems_email", "order_change_emails",
     "unconfirmed_expiry_minutes", "data_deadline_hours", "warn_from_minutes", "warn_to_minutes",
+    "connection_cap", "rate_per_minute", "rate_per_day",
 )
 # A field's message also depends on these fields' values (cross-field rules and warnings).
 DEPENDS_ON = {
@@ -260,6 +262,11 @@ def _minutes(label, maximum):
     ])
 
 
+def _limit(label, low, high):
+    return WholeNumberField(label, validators=[
+        Optional(), Range(low, high, message=_l("enter a whole number from %(min)s to %(max)s."))])
+
+
 def _email(label, *extra):
     return TextField(label, filters=[_strip], validators=[
         HeaderSafe(), Optional(), Length(max=320, message=_l("at most %(max)d characters.")),
@@ -301,6 +308,10 @@ class MailSettingsForm(FlaskForm):
         _l("Deadline for mandatory additional booking data, hours"), MAX_HOURS)
     warn_from_minutes = _minutes(_l("Time-limit warning: from, minutes before"), MAX_MINUTES)
     warn_to_minutes = _minutes(_l("Time-limit warning: to, minutes before"), MAX_MINUTES)
+    # Sending limits (outbox.limits): empty means the provider's published limit, or none.
+    connection_cap = _limit(_l("Connections at once"), *CONNECTION_CAP_BOUNDS)
+    rate_per_minute = _limit(_l("Emails per minute at most"), 1, 100_000)
+    rate_per_day = _limit(_l("Emails per 24 hours at most"), 1, 10_000_000)
 
     def validate_password(self, field):
         if field.data and self.remove_password.data:

@@ -19,6 +19,7 @@ SETTING_NAMES = (
     "host", "port", "security", "login", "sender_address", "sender_name", "agency_email",
     "copies_email", "payment_problems_email", "order_change_emails",
     "unconfirmed_expiry_minutes", "data_deadline_hours", "warn_from_minutes", "warn_to_minutes",
+    "connection_cap", "rate_per_minute", "rate_per_day",
 )
 # Booking notifications (S14), saved by their own form: the client's default language and which
 # events the agency address hears of.
@@ -51,6 +52,9 @@ class SettingsView:
     data_deadline_hours: int | None
     warn_from_minutes: int | None
     warn_to_minutes: int | None
+    connection_cap: int | None
+    rate_per_minute: int | None
+    rate_per_day: int | None
     password_set: bool
     updated_at: datetime | None
     client_language: str = "ru"

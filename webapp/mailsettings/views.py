@@ -10,6 +10,7 @@ from webapp.mailsettings import service
 from webapp.mailsettings.forms import (FIELD_NAMES, BookingNotificationsForm, MailSettingsForm,
                                        form_data, form_with_only, related_fields)
 from webapp.mailsettings.presets import PRESETS, presets_for_browser
+from webapp.outbox.limits import daily_outlook
 from webapp.tenancy import current_agency
 
 bp = Blueprint("mailsettings", __name__, url_prefix="/mail-settings")
@@ -31,7 +32,7 @@ def edit():
     return render_template(template, form=form, view=view, presets=PRESETS,
                            browser_presets=presets_for_browser(), inline_check=_inline_check,
                            history=service.history(agency.id), labels=_labels(form),
-                           booking_form=_booking_form(view))
+                           booking_form=_booking_form(view), daily_limit=daily_outlook(agency.id))
 
 
 def _booking_form(view, formdata=None) -> BookingNotificationsForm:

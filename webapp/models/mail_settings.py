@@ -32,6 +32,10 @@ class MailSettings(db.Model):
     data_deadline_hours: Mapped[int | None]
     warn_from_minutes: Mapped[int | None]
     warn_to_minutes: Mapped[int | None]
+    # The agency's own sending limits (outbox.limits); None: its provider's published ones.
+    connection_cap: Mapped[int | None]
+    rate_per_minute: Mapped[int | None]
+    rate_per_day: Mapped[int | None]
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     agency = relationship("Agency", backref=db.backref("mail_settings", uselist=False))

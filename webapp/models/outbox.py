@@ -1,5 +1,6 @@
 """The transactional outbox: every email to send is a row, written with the event that causes it."""
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import (JSON, ForeignKey, Index, String, Text, UniqueConstraint, and_, literal_column,
+                        or_)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -58,6 +59,22 @@ AWAITING_SEND = or_(OutboxEmail.status == "queued",
 # condition contains the index's.
 Index("ix_outbox_email_due", OutboxEmail.agency_id, OutboxEmail.next_attempt_at,
       sqlite_where=AWAITING_SEND, postgresql_where=AWAITING_SEND)
+# Deadline-critical kinds (a confirmation link that expires, a payment time limit, a data
+# deadline) go before the bulk of the same agency: the claim takes them first, from an index of
+# their own, so a backlog of bulk mail never delays them and a claim without them costs a probe.
+DEADLINE_KINDS = ("registration_confirmation", "time_limit_warning", "data_deadline")
+# Written without AWAITING_SEND's own term, so that the claim's deadline query matches this
+# index only (SQLite would otherwise as soon take ix_outbox_email_due and read the whole bulk
+# backlog to find no deadline email).
+# Literal values, not bound parameters: the planner matches a partial index's condition only
+# against constants it can see.
+DEADLINE_INDEXED = and_(OutboxEmail.kind.in_([literal_column(f"'{kind}'") for kind in DEADLINE_KINDS]),
+                        OutboxEmail.status.in_([literal_column("'queued'"),
+                                                literal_column("'unknown'")]))
+# With DEADLINE_INDEXED: the same rows as AWAITING_SEND.
+DEADLINE_AWAITING = or_(OutboxEmail.status == "queued", OutboxEmail.resent_after_unknown.is_(False))
+Index("ix_outbox_email_due_deadline", OutboxEmail.agency_id, OutboxEmail.next_attempt_at,
+      sqlite_where=DEADLINE_INDEXED, postgresql_where=DEADLINE_INDEXED)
 
 
 class SendingPause(db.Model):

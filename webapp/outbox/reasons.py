@@ -17,6 +17,7 @@ SETTINGS_FAILING = "settings_failing"
 SENDING_PAUSED = "sending_paused"
 TEMPLATE_FAILED = "template_failed"
 UNSAFE_HEADER = "unsafe_header"
+WAITING_FOR_LIMIT = "waiting_for_limit"
 
 TITLES = {
     NO_TEMPLATE: _l("No template: the template of this kind is missing or disabled"),
@@ -41,4 +42,5 @@ TITLES = {
                          "a few minutes, and sending pauses if it fails again"),
     SENDING_PAUSED: _l("Waiting: sending is paused until the mail server takes the agency's "
                        "settings again"),
+    WAITING_FOR_LIMIT: _l("Waiting for the sending limit of the agency's mailbox; goes at"),
 }

@@ -15,6 +15,7 @@ from webapp.models import Agency, Order, OutboxEmail, User
 from webapp.models.types import utcnow
 from webapp.outbox import reasons
 from webapp.outbox.documents import MAX_DOCUMENTS, refusals_since
+from webapp.outbox.limits import daily_outlook
 from webapp.outbox.sender import current_pause
 from webapp.smtpcheck.hints import CONNECTION_CODES, default_ehlo_name, hint_for
 from webapp.smtpcheck.message import NoSenderAddress, sender_identity
@@ -195,6 +196,25 @@ def check_too_late(ctx: CheckContext) -> CheckResult:
                        fix=_("Keep sending working: the checks above say why it failed, and the banner "
                              "on every page says when it pauses."),
                        link=_log_link(ctx, WINDOW, status="failed"))
+
+
+def check_daily_limit(ctx: CheckContext) -> CheckResult:
+    """A daily sending limit (the provider's or the agency's) that the waiting emails exceed."""
+    outlook = daily_outlook(ctx.agency.id, ctx.now)
+    base = dict(check="daily_limit", area="connection")
+    if outlook is None or not outlook.will_be_hit:
+        return CheckResult(**base, status=OK,
+                           title=_("The waiting emails fit in the daily sending limit"))
+    return CheckResult(**base, status=PROBLEM,
+                       title=_("The daily sending limit (%(limit)s emails in 24 hours) will be reached "
+                               "before the queue is sent", limit=outlook.per_day),
+                       detail=_("%(waiting)s emails wait, %(left)s can go in the next 24 hours; the "
+                                "rest waits for the limit (shown in the email log), nothing fails "
+                                "for it.", waiting=outlook.waiting, left=outlook.left),
+                       fix=_("If the provider allows more for this mailbox, raise the limit with "
+                             "the provider; otherwise send less at once or use a mailbox meant for "
+                             "mailings."),
+                       link=_log_link(ctx, WINDOW, status="queued"))
 
 
 # 2. Templates --------------------------------------------------------------------------------
@@ -503,7 +523,8 @@ def check_outgoing_host(ctx: CheckContext) -> CheckResult:
                        detail=_("If the provider answers \"e-mail not saved\", it must allow sending from this host."))
 
 
-CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_too_late, check_templates,
+CHECKS = (check_last_test, check_connection_failures, check_sending_pause, check_too_late, check_daily_limit,
+          check_templates,
           check_agency_address, check_sender_identity, check_admin_addresses, check_payment_address, check_spf,
           check_dkim, check_dmarc, check_sender_domain, check_spam_rejections, check_copies, check_outgoing_host,
           check_refused_documents)
