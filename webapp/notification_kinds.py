@@ -101,8 +101,7 @@ KINDS |= {
                               "sample": _PAYMENT_SAMPLE},
 }
 # Kinds sent to the agency's own address: never copied (S9 copies are of client emails).
-AGENCY_KINDS = frozenset({AGENCY_BOOKING_CREATED, AGENCY_BOOKING_ISSUED, AGENCY_BOOKING_CANCELLED,
-                          AGENCY_BOOKING_CHANGED, AGENCY_PAYMENT_RECEIVED})
+AGENCY_KINDS = frozenset(agency for _client, agency, _toggle in BOOKING_EVENTS.values())
 
 EDITABLE_KINDS = tuple(kind for kind, spec in KINDS.items() if spec["editable"])
 
